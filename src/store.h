@@ -1,0 +1,170 @@
+/*
+ * store: the backend interface.  kvfs's file system and CLI talk to a
+ * store only through these calls; a backend is one file implementing
+ * struct store_ops (store_sqlite.c is the only one today).
+ *
+ * Model.  A store holds namespaces (name -> id).  A namespace holds
+ * rows identified by (key, kind): kind STORE_KEY is a Workers KV key
+ * (a value, or a symbolic link whose target is the value), kind
+ * STORE_DIR is a directory made with mkdir, stored under its prefix
+ * ("a/b/" for directory a/b) so that a directory's rows are exactly
+ * the keys in [prefix, prefix with its last byte + 1).  Workers-KV-
+ * facing views (list, export) skip STORE_DIR rows.
+ *
+ * Keys are compared as bytes (memcmp order, Workers KV's order).  A key
+ * whose expiration is at or before now is expired: every call treats
+ * it as missing, and a put over it starts fresh.
+ *
+ * Errors: every call returns 0 or a negative errno.  -ENOENT missing,
+ * -EEXIST for STORE_PUT_EXCL over an existing key, -EBUSY when the
+ * database stayed locked for busy_timeout_ms, -ENOSPC when its disk is
+ * full, -EIO for anything unexpected (logged).  Never a positive code.
+ *
+ * Threads: a store may be used from any number of threads at once.
+ */
+#ifndef KVFS_STORE_H
+#define KVFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STORE_VALUE_MAX 26214400 /* bytes, Workers KV's value limit */
+#define STORE_META_MAX  1024     /* bytes of compact JSON metadata */
+
+enum store_kind { STORE_KEY = 0, STORE_DIR = 1 };
+
+/* What a row carries besides its value. */
+struct store_attr {
+	uint64_t size;      /* value length in bytes */
+	uint32_t mode;      /* st_mode with type bits; 0: none stored */
+	int64_t uid;        /* owner, -1: none stored */
+	int64_t gid;        /* group, -1: none stored */
+	int64_t mtime_ns;   /* last put, or what utimensat set */
+	int64_t ctime_ns;   /* last change of value or attributes */
+	int64_t expiration; /* seconds since the epoch, 0: never */
+	uint64_t version;   /* changes whenever the value changes */
+};
+
+/* Which fields of struct store_attr a setattr call changes. */
+#define STORE_SET_MODE  1
+#define STORE_SET_UID   2
+#define STORE_SET_GID   4
+#define STORE_SET_MTIME 8
+
+/* Flags for struct store_put. */
+#define STORE_PUT_EXCL      1 /* fail with -EEXIST if the key exists */
+#define STORE_PUT_APPEND    2 /* append to the current value */
+#define STORE_PUT_KEEP_META 4 /* keep metadata and expiration (file
+				 semantics); without it they are cleared,
+				 as by a Workers KV put */
+#define STORE_PUT_NEW_ONLY_ATTR 8 /* apply attr's mode/uid/gid only when
+				     the key is created */
+
+/*
+ * Where a put's value comes from: read(ctx, off, buf, len) must fill
+ * buf with len bytes of the value starting at off and return 0, or a
+ * negative errno that aborts the put.
+ */
+struct store_put {
+	int flags;                /* STORE_PUT_* */
+	uint64_t size;            /* bytes in the value (or to append) */
+	int (*read)(void *ctx, uint64_t off, void *buf, size_t len);
+	void *ctx;
+	struct store_attr attr;   /* mode, uid, gid, mtime_ns (0: now) */
+	const char *metadata;     /* JSON or NULL, without KEEP_META */
+	int64_t expiration;       /* 0: none, without KEEP_META */
+};
+
+/* One row as list() reports it; key is valid during the callback. */
+struct store_row {
+	const char *key;
+	size_t key_len;
+	enum store_kind kind;
+	struct store_attr attr;
+	const char *metadata; /* NULL if none */
+};
+
+/* Return 0 to go on, 1 to stop early, a negative errno to fail. */
+typedef int (*store_row_fn)(void *ctx, const struct store_row *row);
+/* Receives a value in order, chunk by chunk. */
+typedef int (*store_sink_fn)(void *ctx, const void *buf, size_t len);
+typedef int (*store_ns_fn)(void *ctx, int64_t ns, const char *name);
+
+struct store_usage {
+	uint64_t bytes; /* value bytes stored, all namespaces */
+	uint64_t keys;  /* rows, all namespaces */
+};
+
+struct store;
+
+struct store_ops {
+	void (*close)(struct store *st);
+
+	int (*ns_list)(struct store *st, store_ns_fn fn, void *ctx);
+	int (*ns_find)(struct store *st, const char *name, int64_t *ns);
+	/* Creates the namespace; -EEXIST if it exists. */
+	int (*ns_create)(struct store *st, const char *name, int64_t *ns);
+	/* Removes an empty namespace; -ENOTEMPTY if it holds rows. */
+	int (*ns_remove)(struct store *st, const char *name);
+
+	/* Attributes of one row; -ENOENT if missing or expired. */
+	int (*stat)(struct store *st, int64_t ns, const char *key,
+		    size_t key_len, enum store_kind kind,
+		    struct store_attr *attr);
+	/* Streams the value into fn, then fills *attr (may be NULL). */
+	int (*get)(struct store *st, int64_t ns, const char *key,
+		   size_t key_len, store_sink_fn fn, void *ctx,
+		   struct store_attr *attr);
+	/* Stores a value in one transaction; fills *out (may be NULL). */
+	int (*put)(struct store *st, int64_t ns, const char *key,
+		   size_t key_len, const struct store_put *put,
+		   struct store_attr *out);
+	/* Creates a STORE_DIR row; -EEXIST if it exists. */
+	int (*mkdir)(struct store *st, int64_t ns, const char *prefix,
+		     size_t prefix_len, const struct store_attr *attr);
+	/* Removes one row; -ENOENT if missing. */
+	int (*remove)(struct store *st, int64_t ns, const char *key,
+		      size_t key_len, enum store_kind kind);
+	/* Changes the fields named by mask (STORE_SET_*). */
+	int (*setattr)(struct store *st, int64_t ns, const char *key,
+		       size_t key_len, enum store_kind kind, int mask,
+		       const struct store_attr *attr);
+	/*
+	 * Rows with lo <= key < hi (hi NULL: no upper bound), ordered by
+	 * key then kind, at most limit of them, live ones only.
+	 */
+	int (*list)(struct store *st, int64_t ns, const char *lo,
+		    size_t lo_len, const char *hi, size_t hi_len, int limit,
+		    store_row_fn fn, void *ctx);
+	/* True (1) if any live row has lo <= key < hi, else 0. */
+	int (*any)(struct store *st, int64_t ns, const char *lo, size_t lo_len,
+		   const char *hi, size_t hi_len);
+	/*
+	 * Renames a key, or (kind STORE_DIR) every row under prefix from
+	 * to prefix to, in one transaction.  noreplace: -EEXIST if the
+	 * target exists.  A replaced target key is removed.
+	 */
+	int (*rename)(struct store *st, int64_t from_ns, const char *from,
+		      size_t from_len, int64_t to_ns, const char *to,
+		      size_t to_len, enum store_kind kind, bool noreplace);
+	int (*usage)(struct store *st, struct store_usage *usage);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/*
+ * Open (creating if missing) the SQLite store at path.  A file that is
+ * not a kvfs database is refused with -EINVAL and left untouched; err
+ * gets one line saying why.
+ */
+int store_sqlite_open(const char *path, int busy_timeout_ms,
+		      struct store **out, char *err, size_t err_size);
+
+/* The upper bound of a prefix range: prefix with its last byte + 1. */
+void store_prefix_end(const char *prefix, size_t len, char *out);
+
+#endif
