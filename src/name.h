@@ -32,6 +32,27 @@
  * layout, a lone trailing '^', "^" followed by an unknown byte) is
  * malformed and decodes to -EINVAL.  A name that is not valid UTF-8 is
  * -EILSEQ, since no key can hold it.
+ *
+ * Readings chosen where the table above leaves room (name.c, tests):
+ * - Canonical means "what name_encode writes": a name decodes only if
+ *   encoding its result gives back the same bytes.  So ".." is spelled
+ *   "^.." (only the first dot escaped), never "^.^."; raw control bytes,
+ *   a raw '/', a bare "." or "..", and "" (not ^e) are all -EINVAL.
+ * - ^e may be followed only by ^v: "^e^v" is the value whose segment is
+ *   empty (keys "a/" and "a//b" give the directory a/^e and file a/^e^v).
+ * - The flat layout has no "^.", "^e" or "^v": a flat name is a whole
+ *   key, never empty, "." or "..", and never shadowed by a directory.
+ *   name_encode returns -EINVAL for those (and for a '/' in a tree
+ *   segment) and -EILSEQ for a segment that is not UTF-8.
+ * - "At most twice the segment" leaves no room for ^v on a 512-byte
+ *   segment of escapes (1026 bytes): name_encode says -ENAMETOOLONG.
+ *   No valid key needs it: a key shadowed by a directory has a longer
+ *   key below it, so it is at most 511 bytes and its name 1024.
+ * - Decoding checks, in order: over 1024 bytes (-ENAMETOOLONG), then
+ *   UTF-8 (-EILSEQ), then escapes left to right, where a segment that
+ *   grows past 512 bytes is -ENAMETOOLONG and anything else -EINVAL.
+ * - name_path_to_key accepts ^v on the last name only (a directory is
+ *   never a value), so tools can pass a path as the mount shows it.
  */
 #ifndef KVFS_NAME_H
 #define KVFS_NAME_H
@@ -64,7 +85,8 @@ int name_key_check(const char *key, size_t len);
  * NAME_NAME_MAX + 1 bytes; the result is NUL-terminated).  flags:
  * NAME_FLAT, NAME_VALUE.  seg may be empty only in the tree layout.
  * Stores the name's length in *out_len.  Returns 0 or -ENAMETOOLONG if
- * the name would not fit (which no valid key can cause).
+ * the name would not fit (which no valid key can cause); -EINVAL and
+ * -EILSEQ for a seg no valid key has (see the design note).
  */
 int name_encode(const char *seg, size_t seg_len, int flags, char *out,
 		size_t *out_len);
@@ -83,8 +105,11 @@ int name_decode(const char *name, size_t len, int flags, char *out,
  * Whole-key conversions, for tools and tests.  name_key_to_path writes
  * the relative path of key (components joined with '/', NUL-terminated)
  * into out, which has room for out_size bytes; no ^v suffix is added.
- * name_path_to_key is its inverse and fails as name_decode does.  Both
- * return 0 or a negative errno (-ENAMETOOLONG when out is too small).
+ * A key's path is at most 1538 bytes (512 slashes: 513 times ^e).
+ * name_path_to_key is its inverse and fails as name_decode does; its out
+ * has room for NAME_KEY_MAX bytes, not NUL-terminated.  Both return 0 or
+ * a negative errno (-ENAMETOOLONG when out is too small, and the errors
+ * of name_key_check for an invalid key).
  */
 int name_key_to_path(const char *key, size_t len, int flags, char *out,
 		     size_t out_size);
