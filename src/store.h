@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define STORE_KEY_MAX   512      /* bytes of UTF-8, Workers KV's key limit */
 #define STORE_VALUE_MAX 26214400 /* bytes, Workers KV's value limit */
 #define STORE_META_MAX  1024     /* bytes of compact JSON metadata */
 
@@ -117,6 +118,13 @@ struct store_ops {
 	int (*get)(struct store *st, int64_t ns, const char *key,
 		   size_t key_len, store_sink_fn fn, void *ctx,
 		   struct store_attr *attr);
+	/*
+	 * Fills *attr, and streams the value into fn only when it is at
+	 * most max_size bytes (callers compare attr->size to max_size).
+	 */
+	int (*peek)(struct store *st, int64_t ns, const char *key,
+		    size_t key_len, uint64_t max_size, store_sink_fn fn,
+		    void *ctx, struct store_attr *attr);
 	/* Stores a value in one transaction; fills *out (may be NULL). */
 	int (*put)(struct store *st, int64_t ns, const char *key,
 		   size_t key_len, const struct store_put *put,
@@ -164,7 +172,11 @@ struct store {
 int store_sqlite_open(const char *path, int busy_timeout_ms,
 		      struct store **out, char *err, size_t err_size);
 
-/* The upper bound of a prefix range: prefix with its last byte + 1. */
+/*
+ * The upper bound of a prefix range: prefix with its last byte + 1,
+ * written to out (len bytes).  Keys are UTF-8, so the last byte is never
+ * 0xff.
+ */
 void store_prefix_end(const char *prefix, size_t len, char *out);
 
 #endif

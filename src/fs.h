@@ -1,0 +1,27 @@
+/*
+ * fs: the FUSE file system, libfuse's low-level API.  The only module
+ * that includes fuse headers.
+ */
+#ifndef KVFS_FS_H
+#define KVFS_FS_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct fs_mount {
+	const struct config *cfg;
+	const char *mountpoint;
+	const char *fuse_opts; /* -o options for libfuse, or NULL */
+	bool is_foreground;
+	bool is_debug;         /* libfuse's own request trace */
+};
+
+/*
+ * Mount, detach unless in the foreground, serve requests until
+ * unmounted or signalled, then unmount.  The store is opened after
+ * detaching.  Returns the process exit status.
+ */
+int fs_main(const struct fs_mount *m);
+
+#endif

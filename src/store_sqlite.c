@@ -1,0 +1,1273 @@
+/*
+ * store_sqlite: the embedded default store, one SQLite database in WAL
+ * mode.  The only file that includes sqlite3.h.  It owns a pool of
+ * connections (one per concurrent request, each with its prepared
+ * statements) and never holds a transaction across calls.
+ *
+ * Schema (user_version 1, application_id 'kvfs'):
+ *   ns(id, name, bytes, keys)   bytes/keys kept by triggers, so usage()
+ *                               never scans
+ *   kv(id, ns, key, kind, size, mode, uid, gid, mtime_ns, ctime_ns,
+ *      expiration, metadata, version, value)
+ * value is the last column, so reading attributes never walks a large
+ * value's overflow pages; id is the rowid that incremental blob I/O
+ * needs.  Keys are BLOBs: SQLite compares them with memcmp, which is
+ * Workers KV's list order.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+
+#define SQ_APP_ID       0x6b766673 /* "kvfs" */
+#define SQ_SCHEMA       1
+#define SQ_INLINE_BYTES 65536 /* values up to this go through bind/column */
+#define SQ_CHUNK        (256 * 1024)
+
+static const char sq_schema_sql[] =
+	"PRAGMA application_id = 1802921587;"
+	"PRAGMA user_version = 1;"
+	"CREATE TABLE ns(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" bytes INTEGER NOT NULL DEFAULT 0, keys INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE kv(id INTEGER PRIMARY KEY,"
+	" ns INTEGER NOT NULL REFERENCES ns(id),"
+	" key BLOB NOT NULL, kind INTEGER NOT NULL,"
+	" size INTEGER NOT NULL DEFAULT 0, mode INTEGER NOT NULL DEFAULT 0,"
+	" uid INTEGER NOT NULL DEFAULT -1, gid INTEGER NOT NULL DEFAULT -1,"
+	" mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
+	" expiration INTEGER NOT NULL DEFAULT 0, metadata TEXT,"
+	" version INTEGER NOT NULL, value BLOB NOT NULL DEFAULT x'',"
+	" UNIQUE(ns, key, kind));"
+	"CREATE INDEX kv_expiration ON kv(expiration) WHERE expiration > 0;"
+	"CREATE TRIGGER kv_ins AFTER INSERT ON kv BEGIN"
+	" UPDATE ns SET bytes = bytes + NEW.size, keys = keys + 1"
+	" WHERE id = NEW.ns; END;"
+	"CREATE TRIGGER kv_del AFTER DELETE ON kv BEGIN"
+	" UPDATE ns SET bytes = bytes - OLD.size, keys = keys - 1"
+	" WHERE id = OLD.ns; END;"
+	"CREATE TRIGGER kv_upd AFTER UPDATE OF size, ns ON kv BEGIN"
+	" UPDATE ns SET bytes = bytes - OLD.size, keys = keys - 1"
+	" WHERE id = OLD.ns;"
+	" UPDATE ns SET bytes = bytes + NEW.size, keys = keys + 1"
+	" WHERE id = NEW.ns; END;";
+
+#define SQ_ATTR_COLS                                                           \
+	"size, mode, uid, gid, mtime_ns, ctime_ns, expiration, version"
+#define SQ_LIVE "(expiration = 0 OR expiration > ?9)"
+
+enum sq_stmt_id {
+	SQ_BEGIN_READ,
+	SQ_BEGIN_WRITE,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_NS_LIST,
+	SQ_NS_FIND,
+	SQ_NS_CREATE,
+	SQ_NS_ANY_ROW,
+	SQ_NS_REMOVE,
+	SQ_STAT,
+	SQ_GET,
+	SQ_DROP_EXPIRED,
+	SQ_PUT,
+	SQ_APPEND,
+	SQ_MKDIR,
+	SQ_REMOVE,
+	SQ_SETATTR,
+	SQ_LIST,
+	SQ_LIST_OPEN,
+	SQ_ANY,
+	SQ_RENAME_ROW,
+	SQ_RANGE_ROWS,
+	SQ_RANGE_DELETE,
+	SQ_REMOVE_KEY_ANY,
+	SQ_USAGE,
+	SQ_STMT_COUNT
+};
+
+/*
+ * Parameters are numbered: ?1 ns, ?2 key, ?3 kind, ?9 now (seconds);
+ * the rest as each statement says.
+ */
+static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
+	[SQ_BEGIN_READ] = "BEGIN",
+	[SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_NS_LIST] = "SELECT id, name FROM ns ORDER BY name",
+	[SQ_NS_FIND] = "SELECT id FROM ns WHERE name = ?1",
+	[SQ_NS_CREATE] = "INSERT INTO ns(name) VALUES (?1)",
+	[SQ_NS_ANY_ROW] = "SELECT 1 FROM kv WHERE ns = ?1 LIMIT 1",
+	[SQ_NS_REMOVE] = "DELETE FROM ns WHERE id = ?1",
+	[SQ_STAT] = "SELECT " SQ_ATTR_COLS ", id FROM kv"
+		    " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
+	[SQ_GET] = "SELECT " SQ_ATTR_COLS ", id,"
+		   " CASE WHEN size <= 65536 THEN value END FROM kv"
+		   " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
+	[SQ_DROP_EXPIRED] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
+			    " AND kind = 0 AND expiration > 0"
+			    " AND expiration <= ?9",
+	/* ?4 size ?5 value ?6 mode ?7 uid ?8 gid ?10 mtime ?11 now_ns
+	   ?12 keep meta ?13 metadata ?14 expiration ?15 attrs on create
+	   only */
+	[SQ_PUT] =
+		"INSERT INTO kv(ns, key, kind, size, value, mode, uid, gid,"
+		" mtime_ns, ctime_ns, expiration, metadata, version)"
+		" VALUES (?1, ?2, 0, ?4, ?5, ?6, ?7, ?8, ?10, ?11, ?14, ?13,"
+		" ?11)"
+		" ON CONFLICT(ns, key, kind) DO UPDATE SET size = ?4,"
+		" value = ?5,"
+		" mode = CASE WHEN ?15 OR ?6 = 0 THEN mode ELSE ?6 END,"
+		" uid = CASE WHEN ?15 OR ?7 = -1 THEN uid ELSE ?7 END,"
+		" gid = CASE WHEN ?15 OR ?8 = -1 THEN gid ELSE ?8 END,"
+		" mtime_ns = ?10, ctime_ns = ?11,"
+		" expiration = CASE WHEN ?12 THEN expiration ELSE ?14 END,"
+		" metadata = CASE WHEN ?12 THEN metadata ELSE ?13 END,"
+		" version = max(?11, version + 1)"
+		" RETURNING id, " SQ_ATTR_COLS,
+	/* ?4 bytes to add (a zeroblob, filled in afterwards) */
+	[SQ_APPEND] = "UPDATE kv SET value = value || ?5, size = size + ?4,"
+		      " mtime_ns = ?10, ctime_ns = ?11,"
+		      " version = max(?11, version + 1)"
+		      " WHERE ns = ?1 AND key = ?2 AND kind = 0"
+		      " RETURNING id, " SQ_ATTR_COLS,
+	[SQ_MKDIR] = "INSERT INTO kv(ns, key, kind, mode, uid, gid, mtime_ns,"
+		     " ctime_ns, version) VALUES (?1, ?2, 1, ?6, ?7, ?8, ?10,"
+		     " ?11, ?11)",
+	[SQ_REMOVE] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2 AND kind = ?3"
+		      " AND " SQ_LIVE,
+	/* ?4 mask */
+	[SQ_SETATTR] = "UPDATE kv SET"
+		       " mode = CASE WHEN ?4 & 1 THEN ?6 ELSE mode END,"
+		       " uid = CASE WHEN ?4 & 2 THEN ?7 ELSE uid END,"
+		       " gid = CASE WHEN ?4 & 4 THEN ?8 ELSE gid END,"
+		       " mtime_ns = CASE WHEN ?4 & 8 THEN ?10 ELSE mtime_ns END,"
+		       " ctime_ns = ?11"
+		       " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
+	/* ?2 lo ?4 hi ?5 limit */
+	[SQ_LIST] = "SELECT key, kind, " SQ_ATTR_COLS ", metadata FROM kv"
+		    " WHERE ns = ?1 AND key >= ?2 AND key < ?4 AND " SQ_LIVE
+		    " ORDER BY key, kind LIMIT ?5",
+	[SQ_LIST_OPEN] = "SELECT key, kind, " SQ_ATTR_COLS ", metadata FROM kv"
+			 " WHERE ns = ?1 AND key >= ?2 AND " SQ_LIVE
+			 " ORDER BY key, kind LIMIT ?5",
+	[SQ_ANY] = "SELECT 1 FROM kv WHERE ns = ?1 AND key >= ?2 AND key < ?4"
+		   " AND " SQ_LIVE " LIMIT 1",
+	/* ?4 row id ?5 new ns ?6 new key */
+	[SQ_RENAME_ROW] = "UPDATE kv SET ns = ?5, key = ?6, ctime_ns = ?11"
+			  " WHERE id = ?4",
+	[SQ_RANGE_ROWS] = "SELECT id, key FROM kv"
+			  " WHERE ns = ?1 AND key >= ?2 AND key < ?4",
+	[SQ_RANGE_DELETE] = "DELETE FROM kv"
+			    " WHERE ns = ?1 AND key >= ?2 AND key < ?4",
+	[SQ_REMOVE_KEY_ANY] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
+			      " AND kind = ?3",
+	[SQ_USAGE] = "SELECT total(bytes), total(keys) FROM ns",
+};
+
+struct sq_conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[SQ_STMT_COUNT];
+	struct sq_conn *next; /* free list link, guarded by sq_store.lock */
+};
+
+struct sq_store {
+	struct store base;
+	char *path;
+	int busy_timeout_ms;
+	pthread_mutex_t lock;  /* guards free */
+	struct sq_conn *free;  /* idle connections */
+};
+
+/* The one place SQLite result codes become errno values. */
+static int sq_errno(sqlite3 *db, int rc, const char *what)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		log_warn("store: %s: database busy", what);
+		return -EBUSY;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_TOOBIG:
+		return -EFBIG;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	default:
+		log_error("store: %s: %s", what,
+			  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		return -EIO;
+	}
+}
+
+static int64_t sq_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sq_conn_close(struct sq_conn *c)
+{
+	int i;
+
+	for (i = 0; i < SQ_STMT_COUNT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+/* Open one more connection to an existing kvfs database. */
+static int sq_conn_open(struct sq_store *s, struct sq_conn **out)
+{
+	struct sq_conn *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(s->path, &c->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(c->db, s->busy_timeout_ms);
+	rc = sqlite3_exec(c->db,
+			  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+			  NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	rc = sq_errno(c->db, rc, "open connection");
+	sq_conn_close(c);
+	return rc ? rc : -EIO;
+}
+
+static int sq_acquire(struct sq_store *s, struct sq_conn **out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->free;
+	if (*out)
+		s->free = (*out)->next;
+	pthread_mutex_unlock(&s->lock);
+	if (*out)
+		return 0;
+	return sq_conn_open(s, out);
+}
+
+static void sq_release(struct sq_store *s, struct sq_conn *c)
+{
+	pthread_mutex_lock(&s->lock);
+	c->next = s->free;
+	s->free = c;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * The prepared statement id of connection c, reset and with ?9 (now,
+ * seconds) and ?11 (now, nanoseconds) bound when the statement has
+ * them.  NULL on failure (logged).
+ */
+static sqlite3_stmt *sq_stmt(struct sq_conn *c, enum sq_stmt_id id)
+{
+	sqlite3_stmt *st = c->stmt[id];
+	int64_t now_ns = sq_now_ns();
+	int rc;
+
+	if (!st) {
+		rc = sqlite3_prepare_v3(c->db, sq_stmt_sql[id], -1,
+					SQLITE_PREPARE_PERSISTENT, &st, NULL);
+		if (rc != SQLITE_OK) {
+			log_error("store: prepare: %s", sqlite3_errmsg(c->db));
+			return NULL;
+		}
+		c->stmt[id] = st;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (sqlite3_bind_parameter_count(st) >= 9)
+		sqlite3_bind_int64(st, 9, now_ns / 1000000000);
+	if (sqlite3_bind_parameter_count(st) >= 11)
+		sqlite3_bind_int64(st, 11, now_ns);
+	return st;
+}
+
+/* Run a statement that returns no rows. */
+static int sq_exec(struct sq_conn *c, enum sq_stmt_id id)
+{
+	sqlite3_stmt *st = sq_stmt(c, id);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return sq_errno(c->db, rc, sq_stmt_sql[id]);
+}
+
+static int sq_begin(struct sq_conn *c, bool write)
+{
+	return sq_exec(c, write ? SQ_BEGIN_WRITE : SQ_BEGIN_READ);
+}
+
+/* Commit if rc is 0, else roll back; returns the first error. */
+static int sq_end(struct sq_conn *c, int rc)
+{
+	int rc2;
+
+	if (rc == 0) {
+		rc = sq_exec(c, SQ_COMMIT);
+		if (rc == 0)
+			return 0;
+	}
+	rc2 = sq_exec(c, SQ_ROLLBACK);
+	(void)rc2;
+	return rc;
+}
+
+static void sq_bind_key(sqlite3_stmt *st, int64_t ns, const char *key,
+			size_t key_len)
+{
+	sqlite3_bind_int64(st, 1, ns);
+	sqlite3_bind_blob(st, 2, key, (int)key_len, SQLITE_STATIC);
+}
+
+/* Read the SQ_ATTR_COLS columns starting at column col. */
+static void sq_attr_read(sqlite3_stmt *st, int col, struct store_attr *a)
+{
+	a->size = (uint64_t)sqlite3_column_int64(st, col);
+	a->mode = (uint32_t)sqlite3_column_int64(st, col + 1);
+	a->uid = sqlite3_column_int64(st, col + 2);
+	a->gid = sqlite3_column_int64(st, col + 3);
+	a->mtime_ns = sqlite3_column_int64(st, col + 4);
+	a->ctime_ns = sqlite3_column_int64(st, col + 5);
+	a->expiration = sqlite3_column_int64(st, col + 6);
+	a->version = (uint64_t)sqlite3_column_int64(st, col + 7);
+}
+
+static void sq_close(struct store *base)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+
+	while ((c = s->free)) {
+		s->free = c->next;
+		sq_conn_close(c);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s);
+}
+
+static int sq_ns_list(struct store *base, store_ns_fn fn, void *ctx)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, SQ_NS_LIST);
+	rc = st ? 0 : -EIO;
+	while (rc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = fn(ctx, sqlite3_column_int64(st, 0),
+			(const char *)sqlite3_column_text(st, 1));
+		if (rc > 0)
+			rc = SQLITE_DONE;
+	}
+	if (rc > 0)
+		rc = sq_errno(c->db, rc, "list namespaces");
+	if (st)
+		sqlite3_reset(st);
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_ns_find_on(struct sq_conn *c, const char *name, int64_t *ns)
+{
+	sqlite3_stmt *st = sq_stmt(c, SQ_NS_FIND);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ns = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT
+				       : sq_errno(c->db, rc, "find namespace");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_ns_find(struct store *base, const char *name, int64_t *ns)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_ns_find_on(c, name, ns);
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_ns_create(struct store *base, const char *name, int64_t *ns)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, SQ_NS_CREATE);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sq_errno(c->db, sqlite3_step(st), "create namespace");
+	sqlite3_reset(st);
+	if (rc == 0)
+		*ns = sqlite3_last_insert_rowid(c->db);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_ns_remove(struct store *base, const char *name)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int64_t ns;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_begin(c, true);
+	if (rc)
+		goto release;
+	rc = sq_ns_find_on(c, name, &ns);
+	if (rc == 0) {
+		st = sq_stmt(c, SQ_NS_ANY_ROW);
+		sqlite3_bind_int64(st, 1, ns);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_ROW	 ? -ENOTEMPTY
+		     : rc == SQLITE_DONE ? 0
+					 : sq_errno(c->db, rc, "namespace");
+		sqlite3_reset(st);
+	}
+	if (rc == 0) {
+		st = sq_stmt(c, SQ_NS_REMOVE);
+		sqlite3_bind_int64(st, 1, ns);
+		rc = sq_errno(c->db, sqlite3_step(st), "remove namespace");
+		sqlite3_reset(st);
+	}
+	rc = sq_end(c, rc);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_stat_on(struct sq_conn *c, int64_t ns, const char *key,
+		      size_t key_len, enum store_kind kind,
+		      struct store_attr *attr, int64_t *rowid)
+{
+	sqlite3_stmt *st = sq_stmt(c, SQ_STAT);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sq_bind_key(st, ns, key, key_len);
+	sqlite3_bind_int(st, 3, kind);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (attr)
+			sq_attr_read(st, 0, attr);
+		if (rowid)
+			*rowid = sqlite3_column_int64(st, 8);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : sq_errno(c->db, rc, "stat");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_stat(struct store *base, int64_t ns, const char *key,
+		   size_t key_len, enum store_kind kind,
+		   struct store_attr *attr)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_stat_on(c, ns, key, key_len, kind, attr, NULL);
+	sq_release(s, c);
+	return rc;
+}
+
+/* Stream a large value through incremental blob I/O. */
+static int sq_blob_to_sink(struct sq_conn *c, int64_t rowid, uint64_t size,
+			   store_sink_fn fn, void *ctx)
+{
+	sqlite3_blob *blob;
+	uint64_t off;
+	void *buf;
+	int rc;
+
+	rc = sqlite3_blob_open(c->db, "main", "kv", "value", rowid, 0, &blob);
+	if (rc != SQLITE_OK)
+		return sq_errno(c->db, rc, "open value");
+	buf = malloc(SQ_CHUNK);
+	if (!buf) {
+		sqlite3_blob_close(blob);
+		return -ENOMEM;
+	}
+	for (off = 0, rc = 0; off < size && rc == 0; off += SQ_CHUNK) {
+		int n = size - off < SQ_CHUNK ? (int)(size - off) : SQ_CHUNK;
+
+		rc = sqlite3_blob_read(blob, buf, n, (int)off);
+		rc = rc == SQLITE_OK ? fn(ctx, buf, (size_t)n)
+				     : sq_errno(c->db, rc, "read value");
+	}
+	free(buf);
+	sqlite3_blob_close(blob);
+	return rc;
+}
+
+static int sq_peek(struct store *base, int64_t ns, const char *key,
+		   size_t key_len, uint64_t max_size, store_sink_fn fn,
+		   void *ctx, struct store_attr *attr)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct store_attr a;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int64_t rowid;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_begin(c, false);
+	if (rc)
+		goto release;
+	st = sq_stmt(c, SQ_GET);
+	if (!st) {
+		rc = -EIO;
+		goto end;
+	}
+	sq_bind_key(st, ns, key, key_len);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		rc = rc == SQLITE_DONE ? -ENOENT : sq_errno(c->db, rc, "get");
+		sqlite3_reset(st);
+		goto end;
+	}
+	sq_attr_read(st, 0, &a);
+	rowid = sqlite3_column_int64(st, 8);
+	if (a.size > max_size) {
+		sqlite3_reset(st);
+		rc = 0;
+	} else if (a.size <= SQ_INLINE_BYTES) {
+		const void *p = sqlite3_column_blob(st, 9);
+
+		rc = a.size ? fn(ctx, p, a.size) : 0;
+		sqlite3_reset(st);
+	} else {
+		sqlite3_reset(st);
+		rc = sq_blob_to_sink(c, rowid, a.size, fn, ctx);
+	}
+	if (rc == 0 && attr)
+		*attr = a;
+end:
+	sq_end(c, 0);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_get(struct store *base, int64_t ns, const char *key,
+		  size_t key_len, store_sink_fn fn, void *ctx,
+		  struct store_attr *attr)
+{
+	return sq_peek(base, ns, key, key_len, UINT64_MAX, fn, ctx, attr);
+}
+
+/* Fill a blob of a freshly written row from the put's read callback. */
+static int sq_blob_from_put(struct sq_conn *c, int64_t rowid, uint64_t at,
+			    const struct store_put *put)
+{
+	sqlite3_blob *blob;
+	uint64_t off;
+	void *buf;
+	int rc;
+
+	rc = sqlite3_blob_open(c->db, "main", "kv", "value", rowid, 1, &blob);
+	if (rc != SQLITE_OK)
+		return sq_errno(c->db, rc, "open value");
+	buf = malloc(SQ_CHUNK);
+	if (!buf) {
+		sqlite3_blob_close(blob);
+		return -ENOMEM;
+	}
+	for (off = 0, rc = 0; off < put->size && rc == 0; off += SQ_CHUNK) {
+		size_t n = put->size - off < SQ_CHUNK ? put->size - off
+						      : SQ_CHUNK;
+
+		rc = put->read(put->ctx, off, buf, n);
+		if (rc == 0) {
+			rc = sqlite3_blob_write(blob, buf, (int)n,
+						(int)(at + off));
+			rc = sq_errno(c->db, rc, "write value");
+		}
+	}
+	free(buf);
+	sqlite3_blob_close(blob);
+	return rc;
+}
+
+/*
+ * Bind the value parameter ?5: small values inline (read into *inline_buf,
+ * which the caller frees), large ones as a zeroblob filled afterwards.
+ */
+static int sq_bind_value(sqlite3_stmt *st, const struct store_put *put,
+			 void **inline_buf)
+{
+	*inline_buf = NULL;
+	if (put->size > SQ_INLINE_BYTES)
+		return sq_errno(NULL, sqlite3_bind_zeroblob64(st, 5, put->size),
+				"bind value");
+	*inline_buf = malloc(put->size ? put->size : 1);
+	if (!*inline_buf)
+		return -ENOMEM;
+	if (put->size) {
+		int rc = put->read(put->ctx, 0, *inline_buf, put->size);
+
+		if (rc)
+			return rc;
+	}
+	sqlite3_bind_blob(st, 5, *inline_buf, (int)put->size, SQLITE_STATIC);
+	return 0;
+}
+
+/* Step a statement with RETURNING id, attrs; fill rowid and *out. */
+static int sq_step_returning(struct sq_conn *c, sqlite3_stmt *st,
+			     int64_t *rowid, struct store_attr *out)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		*rowid = sqlite3_column_int64(st, 0);
+		if (out)
+			sq_attr_read(st, 1, out);
+		rc = sqlite3_step(st);
+	} else if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return -ENOENT;
+	}
+	rc = sq_errno(c->db, rc, "put");
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_put_on(struct sq_conn *c, int64_t ns, const char *key,
+		     size_t key_len, const struct store_put *put,
+		     struct store_attr *out)
+{
+	bool append = put->flags & STORE_PUT_APPEND;
+	struct store_attr cur;
+	sqlite3_stmt *st;
+	void *inline_buf = NULL;
+	uint64_t at = 0;
+	int64_t rowid = 0;
+	int rc;
+
+	st = sq_stmt(c, SQ_DROP_EXPIRED);
+	if (!st)
+		return -EIO;
+	sq_bind_key(st, ns, key, key_len);
+	rc = sq_errno(c->db, sqlite3_step(st), "drop expired");
+	sqlite3_reset(st);
+	if (rc)
+		return rc;
+
+	rc = sq_stat_on(c, ns, key, key_len, STORE_KEY, &cur, NULL);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == 0 && (put->flags & STORE_PUT_EXCL))
+		return -EEXIST;
+	if (rc == 0 && append) {
+		if (cur.size + put->size > STORE_VALUE_MAX)
+			return -EFBIG;
+		at = cur.size;
+	} else {
+		append = false;
+	}
+
+	st = sq_stmt(c, append ? SQ_APPEND : SQ_PUT);
+	if (!st)
+		return -EIO;
+	sq_bind_key(st, ns, key, key_len);
+	sqlite3_bind_int64(st, 4, (int64_t)put->size);
+	if (append) {
+		rc = sq_errno(NULL, sqlite3_bind_zeroblob64(st, 5, put->size),
+			      "bind value");
+	} else {
+		rc = sq_bind_value(st, put, &inline_buf);
+	}
+	if (rc)
+		goto done;
+	sqlite3_bind_int64(st, 6, put->attr.mode);
+	sqlite3_bind_int64(st, 7, put->attr.uid);
+	sqlite3_bind_int64(st, 8, put->attr.gid);
+	sqlite3_bind_int64(st, 10,
+			   put->attr.mtime_ns ? put->attr.mtime_ns : sq_now_ns());
+	sqlite3_bind_int(st, 12, !!(put->flags & STORE_PUT_KEEP_META));
+	if (put->metadata)
+		sqlite3_bind_text(st, 13, put->metadata, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 14, put->expiration);
+	sqlite3_bind_int(st, 15, !!(put->flags & STORE_PUT_NEW_ONLY_ATTR));
+	rc = sq_step_returning(c, st, &rowid, out);
+	if (rc)
+		goto done;
+	if (append || put->size > SQ_INLINE_BYTES)
+		rc = sq_blob_from_put(c, rowid, at, put);
+done:
+	sqlite3_clear_bindings(st);
+	free(inline_buf);
+	return rc;
+}
+
+static int sq_put(struct store *base, int64_t ns, const char *key,
+		  size_t key_len, const struct store_put *put,
+		  struct store_attr *out)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	int rc;
+
+	if (put->size > STORE_VALUE_MAX)
+		return -EFBIG;
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_begin(c, true);
+	if (rc == 0)
+		rc = sq_end(c, sq_put_on(c, ns, key, key_len, put, out));
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_mkdir(struct store *base, int64_t ns, const char *prefix,
+		    size_t prefix_len, const struct store_attr *attr)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, SQ_MKDIR);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sq_bind_key(st, ns, prefix, prefix_len);
+	sqlite3_bind_int64(st, 6, attr->mode);
+	sqlite3_bind_int64(st, 7, attr->uid);
+	sqlite3_bind_int64(st, 8, attr->gid);
+	sqlite3_bind_int64(st, 10, attr->mtime_ns ? attr->mtime_ns
+						  : sq_now_ns());
+	rc = sq_errno(c->db, sqlite3_step(st), "mkdir");
+	sqlite3_reset(st);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+/* Run a statement keyed by (ns, key, kind) and report rows changed. */
+static int sq_change_row(struct sq_store *s, enum sq_stmt_id id, int64_t ns,
+			 const char *key, size_t key_len, enum store_kind kind,
+			 int mask, const struct store_attr *attr)
+{
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, id);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sq_bind_key(st, ns, key, key_len);
+	sqlite3_bind_int(st, 3, kind);
+	if (attr) {
+		sqlite3_bind_int(st, 4, mask);
+		sqlite3_bind_int64(st, 6, attr->mode);
+		sqlite3_bind_int64(st, 7, attr->uid);
+		sqlite3_bind_int64(st, 8, attr->gid);
+		sqlite3_bind_int64(st, 10, attr->mtime_ns);
+	}
+	rc = sq_errno(c->db, sqlite3_step(st), sq_stmt_sql[id]);
+	sqlite3_reset(st);
+	if (rc == 0 && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_remove(struct store *base, int64_t ns, const char *key,
+		     size_t key_len, enum store_kind kind)
+{
+	return sq_change_row((struct sq_store *)base, SQ_REMOVE, ns, key,
+			     key_len, kind, 0, NULL);
+}
+
+static int sq_setattr(struct store *base, int64_t ns, const char *key,
+		      size_t key_len, enum store_kind kind, int mask,
+		      const struct store_attr *attr)
+{
+	return sq_change_row((struct sq_store *)base, SQ_SETATTR, ns, key,
+			     key_len, kind, mask, attr);
+}
+
+static void sq_bind_range(sqlite3_stmt *st, int64_t ns, const char *lo,
+			  size_t lo_len, const char *hi, size_t hi_len)
+{
+	sqlite3_bind_int64(st, 1, ns);
+	sqlite3_bind_blob(st, 2, lo ? lo : "", (int)lo_len, SQLITE_STATIC);
+	if (hi)
+		sqlite3_bind_blob(st, 4, hi, (int)hi_len, SQLITE_STATIC);
+}
+
+static int sq_list(struct store *base, int64_t ns, const char *lo,
+		   size_t lo_len, const char *hi, size_t hi_len, int limit,
+		   store_row_fn fn, void *ctx)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct store_row row;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc, step;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, hi ? SQ_LIST : SQ_LIST_OPEN);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sq_bind_range(st, ns, lo, lo_len, hi, hi_len);
+	sqlite3_bind_int(st, 5, limit);
+	rc = 0;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		row.key = sqlite3_column_blob(st, 0);
+		row.key_len = (size_t)sqlite3_column_bytes(st, 0);
+		if (!row.key)
+			row.key = "";
+		row.kind = (enum store_kind)sqlite3_column_int(st, 1);
+		sq_attr_read(st, 2, &row.attr);
+		row.metadata = (const char *)sqlite3_column_text(st, 10);
+		rc = fn(ctx, &row);
+		if (rc)
+			break;
+	}
+	if (rc > 0)
+		rc = 0; /* the callback stopped early */
+	else if (rc == 0)
+		rc = sq_errno(c->db, step, "list");
+	sqlite3_reset(st);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_any(struct store *base, int64_t ns, const char *lo,
+		  size_t lo_len, const char *hi, size_t hi_len)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, SQ_ANY);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sq_bind_range(st, ns, lo, lo_len, hi, hi_len);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0
+						      : sq_errno(c->db, rc, "any");
+	sqlite3_reset(st);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_rename_row(struct sq_conn *c, int64_t rowid, int64_t ns,
+			 const char *key, size_t key_len)
+{
+	sqlite3_stmt *st = sq_stmt(c, SQ_RENAME_ROW);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 4, rowid);
+	sqlite3_bind_int64(st, 5, ns);
+	sqlite3_bind_blob(st, 6, key, (int)key_len, SQLITE_STATIC);
+	rc = sq_errno(c->db, sqlite3_step(st), "rename");
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_rename_key(struct sq_conn *c, int64_t from_ns, const char *from,
+			 size_t from_len, int64_t to_ns, const char *to,
+			 size_t to_len, bool noreplace)
+{
+	sqlite3_stmt *st;
+	int64_t rowid;
+	int rc;
+
+	rc = sq_stat_on(c, from_ns, from, from_len, STORE_KEY, NULL, &rowid);
+	if (rc)
+		return rc;
+	rc = sq_stat_on(c, to_ns, to, to_len, STORE_KEY, NULL, NULL);
+	if (rc == 0 && noreplace)
+		return -EEXIST;
+	if (rc && rc != -ENOENT)
+		return rc;
+	st = sq_stmt(c, SQ_REMOVE_KEY_ANY);
+	if (!st)
+		return -EIO;
+	sq_bind_key(st, to_ns, to, to_len);
+	sqlite3_bind_int(st, 3, STORE_KEY);
+	rc = sq_errno(c->db, sqlite3_step(st), "rename");
+	sqlite3_reset(st);
+	if (rc)
+		return rc;
+	return sq_rename_row(c, rowid, to_ns, to, to_len);
+}
+
+/*
+ * Move every row under prefix from to prefix to.  The target range is
+ * emptied first (the file system allows a directory to replace only an
+ * empty one, and a stored empty directory is one STORE_DIR row).
+ */
+static int sq_rename_dir(struct sq_conn *c, int64_t from_ns, const char *from,
+			 size_t from_len, int64_t to_ns, const char *to,
+			 size_t to_len, bool noreplace)
+{
+	char from_end[STORE_KEY_MAX + 2], to_end[STORE_KEY_MAX + 2];
+	char key[STORE_KEY_MAX * 2 + 2];
+	sqlite3_stmt *st, *rows;
+	int rc;
+
+	store_prefix_end(from, from_len, from_end);
+	store_prefix_end(to, to_len, to_end);
+
+	st = sq_stmt(c, SQ_ANY);
+	if (!st)
+		return -EIO;
+	sq_bind_range(st, to_ns, to, to_len, to_end, to_len);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0
+						      : sq_errno(c->db, rc, "any");
+	sqlite3_reset(st);
+	if (rc < 0)
+		return rc;
+	if (rc == 1 && noreplace)
+		return -EEXIST;
+
+	st = sq_stmt(c, SQ_RANGE_DELETE);
+	if (!st)
+		return -EIO;
+	sq_bind_range(st, to_ns, to, to_len, to_end, to_len);
+	rc = sq_errno(c->db, sqlite3_step(st), "rename");
+	sqlite3_reset(st);
+	if (rc)
+		return rc;
+
+	/*
+	 * Statements of this connection are reused below, so the rows to
+	 * move are read with a separate statement kept for this loop.
+	 */
+	rc = sqlite3_prepare_v2(c->db, sq_stmt_sql[SQ_RANGE_ROWS], -1, &rows,
+				NULL);
+	if (rc != SQLITE_OK)
+		return sq_errno(c->db, rc, "rename");
+	sq_bind_range(rows, from_ns, from, from_len, from_end, from_len);
+	/*
+	 * SQLite may visit an updated row again if its new key sorts
+	 * later in the same range; the ranges are disjoint, so it cannot.
+	 */
+	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
+		const char *k = sqlite3_column_blob(rows, 1);
+		size_t n = (size_t)sqlite3_column_bytes(rows, 1);
+
+		if (to_len + n - from_len > sizeof(key)) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(key, to, to_len);
+		memcpy(key + to_len, k + from_len, n - from_len);
+		rc = sq_rename_row(c, sqlite3_column_int64(rows, 0), to_ns,
+				   key, to_len + n - from_len);
+		if (rc)
+			break;
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = sq_errno(c->db, rc, "rename");
+	sqlite3_finalize(rows);
+	return rc;
+}
+
+static int sq_rename(struct store *base, int64_t from_ns, const char *from,
+		     size_t from_len, int64_t to_ns, const char *to,
+		     size_t to_len, enum store_kind kind, bool noreplace)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_begin(c, true);
+	if (rc)
+		goto release;
+	if (kind == STORE_DIR)
+		rc = sq_rename_dir(c, from_ns, from, from_len, to_ns, to,
+				   to_len, noreplace);
+	else
+		rc = sq_rename_key(c, from_ns, from, from_len, to_ns, to,
+				   to_len, noreplace);
+	rc = sq_end(c, rc);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_usage(struct store *base, struct store_usage *u)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, SQ_USAGE);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		u->bytes = (uint64_t)sqlite3_column_double(st, 0);
+		u->keys = (uint64_t)sqlite3_column_double(st, 1);
+		rc = 0;
+	} else {
+		rc = sq_errno(c->db, rc, "usage");
+	}
+	sqlite3_reset(st);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static const struct store_ops sq_ops = {
+	.close = sq_close,
+	.ns_list = sq_ns_list,
+	.ns_find = sq_ns_find,
+	.ns_create = sq_ns_create,
+	.ns_remove = sq_ns_remove,
+	.stat = sq_stat,
+	.get = sq_get,
+	.peek = sq_peek,
+	.put = sq_put,
+	.mkdir = sq_mkdir,
+	.remove = sq_remove,
+	.setattr = sq_setattr,
+	.list = sq_list,
+	.any = sq_any,
+	.rename = sq_rename,
+	.usage = sq_usage,
+};
+
+static int sq_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Check that db is a kvfs database, or an empty one that can become
+ * one, without writing anything to it first.
+ */
+static int sq_check_or_create(sqlite3 *db, const char *path, char *err,
+			      size_t err_size)
+{
+	int64_t app_id = 0, version = 0, tables = 0;
+	int rc;
+
+	rc = sq_pragma_int(db, "PRAGMA application_id", &app_id);
+	if (rc == SQLITE_OK)
+		rc = sq_pragma_int(db, "PRAGMA user_version", &version);
+	if (rc == SQLITE_OK)
+		rc = sq_pragma_int(db, "SELECT count(*) FROM sqlite_schema",
+				   &tables);
+	if (rc != SQLITE_OK) {
+		snprintf(err, err_size, "%s: not a kvfs database (%s)", path,
+			 sqlite3_errmsg(db));
+		return rc == SQLITE_BUSY ? -EBUSY : -EINVAL;
+	}
+	if (app_id == SQ_APP_ID && version == SQ_SCHEMA)
+		return 0;
+	if (app_id == SQ_APP_ID) {
+		snprintf(err, err_size,
+			 "%s: kvfs database of schema %lld, this kvfs knows %d",
+			 path, (long long)version, SQ_SCHEMA);
+		return -EINVAL;
+	}
+	if (app_id != 0 || tables != 0) {
+		snprintf(err, err_size,
+			 "%s: not a kvfs database (an SQLite database of "
+			 "another application)",
+			 path);
+		return -EINVAL;
+	}
+	rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		/* Another kvfs may have created it while we waited. */
+		rc = sq_pragma_int(db, "PRAGMA application_id", &app_id);
+		if (rc == SQLITE_OK && app_id != SQ_APP_ID)
+			rc = sqlite3_exec(db, sq_schema_sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		else
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		snprintf(err, err_size, "%s: cannot create database: %s", path,
+			 sqlite3_errmsg(db));
+		return sq_errno(db, rc, "create") ?: -EIO;
+	}
+	return 0;
+}
+
+int store_sqlite_open(const char *path, int busy_timeout_ms,
+		      struct store **out, char *err, size_t err_size)
+{
+	struct sq_store *s;
+	struct sq_conn *c;
+	sqlite3 *db;
+	int rc;
+
+	rc = sqlite3_open_v2(path, &db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, err_size, "%s: cannot open database: %s", path,
+			 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close_v2(db);
+		return -EIO;
+	}
+	sqlite3_busy_timeout(db, busy_timeout_ms);
+	rc = sq_check_or_create(db, path, err, err_size);
+	if (rc == 0 &&
+	    sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) {
+		snprintf(err, err_size, "%s: cannot use WAL mode: %s", path,
+			 sqlite3_errmsg(db));
+		rc = -EIO;
+	}
+	sqlite3_close_v2(db);
+	if (rc)
+		return rc;
+
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		snprintf(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	s->base.ops = &sq_ops;
+	s->busy_timeout_ms = busy_timeout_ms;
+	pthread_mutex_init(&s->lock, NULL);
+	rc = sq_conn_open(s, &c);
+	if (rc) {
+		snprintf(err, err_size, "%s: cannot open database: %s", path,
+			 strerror(-rc));
+		sq_close(&s->base);
+		return rc;
+	}
+	sq_release(s, c);
+	*out = &s->base;
+	return 0;
+}
+
+void store_prefix_end(const char *prefix, size_t len, char *out)
+{
+	memcpy(out, prefix, len);
+	if (len > 0)
+		out[len - 1] = (char)((unsigned char)out[len - 1] + 1);
+}
