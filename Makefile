@@ -31,6 +31,7 @@ endif
 SRCS = \
 	src/config.c \
 	src/file.c \
+	src/inode.c \
 	src/fs.c \
 	src/log.c \
 	src/main.c \

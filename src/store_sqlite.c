@@ -72,6 +72,7 @@ enum sq_stmt_id {
 	SQ_NS_FIND,
 	SQ_NS_CREATE,
 	SQ_NS_ANY_ROW,
+	SQ_NS_DROP_EXPIRED,
 	SQ_NS_REMOVE,
 	SQ_STAT,
 	SQ_GET,
@@ -105,6 +106,8 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
 	[SQ_NS_FIND] = "SELECT id FROM ns WHERE name = ?1",
 	[SQ_NS_CREATE] = "INSERT INTO ns(name) VALUES (?1)",
 	[SQ_NS_ANY_ROW] = "SELECT 1 FROM kv WHERE ns = ?1 LIMIT 1",
+	[SQ_NS_DROP_EXPIRED] = "DELETE FROM kv WHERE ns = ?1 AND expiration > 0"
+			       " AND expiration <= ?9",
 	[SQ_NS_REMOVE] = "DELETE FROM ns WHERE id = ?1",
 	[SQ_STAT] = "SELECT " SQ_ATTR_COLS ", id FROM kv"
 		    " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
@@ -475,6 +478,13 @@ static int sq_ns_remove(struct store *base, const char *name)
 	if (rc)
 		goto release;
 	rc = sq_ns_find_on(c, name, &ns);
+	if (rc == 0) {
+		/* Expired keys count as missing: drop them with the ns. */
+		st = sq_stmt(c, SQ_NS_DROP_EXPIRED);
+		sqlite3_bind_int64(st, 1, ns);
+		rc = sq_errno(c->db, sqlite3_step(st), "remove namespace");
+		sqlite3_reset(st);
+	}
 	if (rc == 0) {
 		st = sq_stmt(c, SQ_NS_ANY_ROW);
 		sqlite3_bind_int64(st, 1, ns);

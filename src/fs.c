@@ -1,0 +1,2038 @@
+/*
+ * fs: the FUSE operations.  Each operation resolves inodes and names,
+ * calls the store, and replies exactly once.  Helpers return 0 or a
+ * negative errno; only the operations at the bottom of the file reply.
+ *
+ * Locks, always taken in this order: fs->change_lock (held by every
+ * operation that writes to the store, so that a put, a rename and an
+ * unlink of one key never interleave), then a file's lock, then the
+ * inode table's lock.  No lock but change_lock and a file's lock is
+ * held across a store call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+
+#include "config.h"
+#include "file.h"
+#include "fs.h"
+#include "inode.h"
+#include "log.h"
+#include "name.h"
+#include "store.h"
+
+#define FS_KEY_BUF      (STORE_KEY_MAX + 8)
+#define FS_BLKSIZE      131072 /* st_blksize: cp's buffer size hint */
+#define FS_READ_AT_OPEN 65536  /* values up to this are read at open */
+#define FS_DIR_BATCH    64
+#define FS_DIR_COOKIES  4096   /* seekdir positions kept per open dir */
+
+struct fs {
+	const struct config *cfg;
+	struct store *st;
+	struct fuse_session *se;
+	char *store_dir;             /* for statfs's free space */
+	int64_t start_ns;            /* times of implied directories */
+	pthread_mutex_t change_lock; /* see the head of the file */
+};
+
+/* A name resolved against its parent directory. */
+struct fs_name {
+	int64_t ns;
+	bool is_flat;
+	bool is_value;       /* the name had the ^v suffix */
+	size_t prefix_len;   /* bytes of key that are the parent's prefix */
+	size_t len;          /* bytes in key */
+	char key[FS_KEY_BUF];
+};
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static int64_t fs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct timespec fs_ts(int64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / 1000000000,
+			      .tv_nsec = ns % 1000000000};
+	return ts;
+}
+
+/* --- attributes --------------------------------------------------- */
+
+/* Fill st for inode number ino of type type from a (NULL: implied). */
+static void fs_fill_stat(struct fs *fs, uint64_t ino, enum inode_type type,
+			 const struct store_attr *a, struct stat *st)
+{
+	bool is_dir = type != INODE_KEY;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_nlink = 1;
+	st->st_blksize = FS_BLKSIZE;
+	st->st_uid = a && a->uid >= 0 ? (uid_t)a->uid : fs->cfg->uid;
+	st->st_gid = a && a->gid >= 0 ? (gid_t)a->gid : fs->cfg->gid;
+	if (a && a->mode)
+		st->st_mode = a->mode;
+	else if (is_dir)
+		st->st_mode = S_IFDIR | fs->cfg->dir_mode;
+	else
+		st->st_mode = S_IFREG | fs->cfg->file_mode;
+	if (a && !is_dir) {
+		st->st_size = (off_t)a->size;
+		st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	}
+	st->st_mtim = fs_ts(a ? a->mtime_ns : fs->start_ns);
+	st->st_ctim = fs_ts(a ? a->ctime_ns : fs->start_ns);
+	st->st_atim = st->st_mtim;
+}
+
+/*
+ * Seconds the kernel may cache a name or attributes: the configured
+ * time, but never past the key's expiration.
+ */
+static double fs_cache_sec(struct fs *fs, const struct store_attr *a)
+{
+	double sec = fs->cfg->kernel_cache_sec;
+	time_t now;
+
+	if (a && a->expiration > 0) {
+		now = time(NULL);
+		if (a->expiration - now < sec)
+			sec = a->expiration > now ? (double)(a->expiration - now)
+						  : 0;
+	}
+	return sec;
+}
+
+/* --- names -------------------------------------------------------- */
+
+/*
+ * Resolve name in directory parent into *out: the key of the child
+ * (without a trailing '/').  Returns 0, -ENOENT for the root (which
+ * has namespaces, not keys), or the codec's errno.
+ */
+static int fs_resolve(struct inode *parent, const char *name,
+		      struct fs_name *out)
+{
+	size_t seg_len;
+	int rc;
+
+	inode_lock();
+	if (parent->type != INODE_NS && parent->type != INODE_DIR) {
+		inode_unlock();
+		return parent->type == INODE_ROOT ? -ENOENT : -ENOTDIR;
+	}
+	out->ns = parent->ns;
+	out->is_flat = parent->is_flat;
+	out->prefix_len = parent->key_len;
+	memcpy(out->key, parent->key, parent->key_len);
+	inode_unlock();
+
+	rc = name_decode(name, strlen(name), out->is_flat ? NAME_FLAT : 0,
+			 out->key + out->prefix_len, &seg_len, &out->is_value);
+	if (rc == 0 && out->prefix_len + seg_len > STORE_KEY_MAX)
+		rc = -ENAMETOOLONG;
+	if (rc == 0 && out->is_flat &&
+	    name_key_check(out->key, out->prefix_len + seg_len))
+		rc = -EINVAL; /* "." or ".." spelled with escapes */
+	out->len = out->prefix_len + seg_len;
+	return rc;
+}
+
+/* The inode's number and a copy of what identifies it, under the lock. */
+static struct inode *fs_inode(fuse_ino_t ino)
+{
+	struct inode *in;
+
+	inode_lock();
+	in = inode_find(ino);
+	inode_unlock();
+	return in;
+}
+
+/* True (1) if the tree directory with prefix key[0..len) + '/' exists. */
+static int fs_dir_exists(struct fs *fs, int64_t ns, const char *key,
+			 size_t len)
+{
+	char lo[FS_KEY_BUF + 1], hi[FS_KEY_BUF + 1];
+
+	if (len + 1 > STORE_KEY_MAX)
+		return 0;
+	memcpy(lo, key, len);
+	lo[len] = '/';
+	store_prefix_end(lo, len + 1, hi);
+	return fs->st->ops->any(fs->st, ns, lo, len + 1, hi, len + 1);
+}
+
+/*
+ * Attributes of a tree directory: its own row if mkdir made one, NULL
+ * (implied) if only keys make it.  Returns 0 or a negative errno.
+ */
+static int fs_dir_attr(struct fs *fs, int64_t ns, const char *prefix,
+		       size_t len, struct store_attr *a, bool *has_row)
+{
+	int rc = fs->st->ops->stat(fs->st, ns, prefix, len, STORE_DIR, a);
+
+	*has_row = rc == 0;
+	return rc == -ENOENT ? 0 : rc;
+}
+
+/*
+ * Look up a resolved name: fill *e for the kernel (with nlookup taken)
+ * or return -ENOENT.
+ */
+static int fs_lookup_name(struct fs *fs, struct fs_name *n,
+			  struct fuse_entry_param *e)
+{
+	struct store_attr a;
+	struct inode *in;
+	bool has_row;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if (!n->is_flat && !n->is_value) {
+		rc = fs_dir_exists(fs, n->ns, n->key, n->len);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			n->key[n->len] = '/';
+			rc = fs_dir_attr(fs, n->ns, n->key, n->len + 1, &a,
+					 &has_row);
+			if (rc)
+				return rc;
+			in = inode_get(INODE_DIR, n->ns, false, n->key,
+				       n->len + 1);
+			if (!in)
+				return -ENOMEM;
+			fs_fill_stat(fs, in->ino, INODE_DIR,
+				     has_row ? &a : NULL, &e->attr);
+			goto found;
+		}
+	} else if (n->is_value) {
+		rc = fs_dir_exists(fs, n->ns, n->key, n->len);
+		if (rc <= 0)
+			return rc < 0 ? rc : -ENOENT;
+	}
+	rc = fs->st->ops->stat(fs->st, n->ns, n->key, n->len, STORE_KEY, &a);
+	if (rc)
+		return rc;
+	in = inode_get(INODE_KEY, n->ns, n->is_flat, n->key, n->len);
+	if (!in)
+		return -ENOMEM;
+	fs_fill_stat(fs, in->ino, INODE_KEY, &a, &e->attr);
+found:
+	e->ino = in->ino;
+	e->attr_timeout = e->entry_timeout = fs_cache_sec(fs, NULL);
+	if (in->type == INODE_KEY)
+		e->attr_timeout = e->entry_timeout = fs_cache_sec(fs, &a);
+	return 0;
+}
+
+static int fs_lookup_ns(struct fs *fs, const char *name,
+			struct fuse_entry_param *e)
+{
+	const struct config_ns *cns = config_find_ns(fs->cfg, name);
+	struct inode *in;
+	int64_t ns;
+	int rc;
+
+	rc = fs->st->ops->ns_find(fs->st, name, &ns);
+	if (rc)
+		return rc;
+	in = inode_get(INODE_NS, ns, cns && cns->layout == CONFIG_LAYOUT_FLAT,
+		       "", 0);
+	if (!in)
+		return -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	e->ino = in->ino;
+	e->attr_timeout = e->entry_timeout = fs_cache_sec(fs, NULL);
+	fs_fill_stat(fs, in->ino, INODE_NS, NULL, &e->attr);
+	return 0;
+}
+
+/* --- getattr ------------------------------------------------------ */
+
+/* Current attributes of inode in; -ESTALE if it no longer exists. */
+static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
+			 double *timeout)
+{
+	char key[FS_KEY_BUF];
+	struct store_attr a;
+	enum inode_type type;
+	bool has_row, is_unlinked;
+	uint64_t ino;
+	int64_t ns;
+	size_t len;
+	int rc;
+
+	inode_lock();
+	type = in->type;
+	ns = in->ns;
+	ino = in->ino;
+	len = in->key_len;
+	memcpy(key, in->key, len);
+	is_unlinked = in->is_unlinked;
+	inode_unlock();
+
+	*timeout = fs_cache_sec(fs, NULL);
+	switch (type) {
+	case INODE_ROOT:
+	case INODE_NS:
+		fs_fill_stat(fs, ino, type, NULL, st);
+		return 0;
+	case INODE_DIR:
+		rc = fs_dir_attr(fs, ns, key, len, &a, &has_row);
+		if (rc == 0 && !has_row)
+			rc = fs_dir_exists(fs, ns, key, len - 1) == 1 ? 0
+								      : -ESTALE;
+		if (rc == 0)
+			fs_fill_stat(fs, ino, type, has_row ? &a : NULL, st);
+		return rc;
+	case INODE_KEY:
+		rc = is_unlinked ? -ENOENT
+				 : fs->st->ops->stat(fs->st, ns, key, len,
+						     STORE_KEY, &a);
+		if (rc == 0) {
+			fs_fill_stat(fs, ino, type, &a, st);
+			*timeout = fs_cache_sec(fs, &a);
+		}
+		return rc == -ENOENT ? -ESTALE : rc;
+	}
+	return -EIO;
+}
+
+/*
+ * Attributes of an inode whose key is gone but which an open file
+ * holds: answered from the file, with nlink 0.
+ */
+static int fs_getattr_open(struct fs *fs, struct inode *in, struct stat *st)
+{
+	struct file *f;
+	uint64_t size = 0;
+	bool is_held;
+
+	inode_lock();
+	f = in->files;
+	is_held = f != NULL;
+	inode_unlock();
+	if (!is_held)
+		return -ESTALE;
+	pthread_mutex_lock(&f->lock);
+	size = f->size;
+	pthread_mutex_unlock(&f->lock);
+	fs_fill_stat(fs, in->ino, INODE_KEY, NULL, st);
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	st->st_nlink = 0;
+	return 0;
+}
+
+/* --- files -------------------------------------------------------- */
+
+/* Copy the stored value into f unless it holds one already. */
+static int fs_file_load(struct fs *fs, struct file *f)
+{
+	char key[FS_KEY_BUF];
+	size_t len;
+	int64_t ns;
+	int rc;
+
+	if (f->is_loaded)
+		return 0;
+	inode_lock();
+	ns = f->in->ns;
+	len = f->in->key_len;
+	memcpy(key, f->in->key, len);
+	inode_unlock();
+
+	/* Appended bytes wait in the file; the value goes before them. */
+	if (f->is_append_only && f->size > 0) {
+		struct file *pending = file_new(f->in, false, false);
+		uint64_t off;
+		char buf[8192];
+		size_t n;
+
+		if (!pending)
+			return -ENOMEM;
+		rc = 0;
+		for (off = 0; rc == 0 && off < f->size; off += n) {
+			rc = file_read(f, off, buf, sizeof(buf), &n);
+			if (rc == 0)
+				rc = file_sink(pending, buf, n);
+		}
+		file_clear(f);
+		if (rc == 0)
+			rc = fs->st->ops->get(fs->st, ns, key, len, file_sink,
+					      f, NULL);
+		if (rc == -ENOENT)
+			rc = 0;
+		for (off = 0; rc == 0 && off < pending->size; off += n) {
+			rc = file_read(pending, off, buf, sizeof(buf), &n);
+			if (rc == 0)
+				rc = file_sink(f, buf, n);
+		}
+		file_free(pending);
+		f->is_dirty = true;
+	} else {
+		file_clear(f);
+		rc = fs->st->ops->get(fs->st, ns, key, len, file_sink, f, NULL);
+		if (rc == -ENOENT && f->is_writable)
+			rc = 0;
+	}
+	if (rc == 0) {
+		f->is_loaded = true;
+		f->is_append_only = false;
+	}
+	return rc;
+}
+
+/*
+ * Before the value of key changes through this mount, let every file
+ * still reading the old value take its copy.  Caller holds change_lock.
+ */
+static void fs_preserve_readers(struct fs *fs, int64_t ns, const char *key,
+				size_t len)
+{
+	struct file *files[64];
+	struct inode *in;
+	struct file *f;
+	int i, n = 0;
+
+	inode_lock();
+	in = inode_by_name(INODE_KEY, ns, key, len);
+	for (f = in ? in->files : NULL; f && n < 64; f = f->next) {
+		if (!f->is_writable) {
+			inode_open(in); /* keeps f's inode while unlocked */
+			files[n++] = f;
+		}
+	}
+	inode_unlock();
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&files[i]->lock);
+		if (fs_file_load(fs, files[i]))
+			log_warn("could not keep an open reader's value");
+		pthread_mutex_unlock(&files[i]->lock);
+	}
+	inode_lock();
+	for (i = 0; i < n; i++)
+		inode_close(in);
+	inode_unlock();
+}
+
+/*
+ * Store f's content under its inode's current key.  Caller holds
+ * change_lock and f->lock.  Nothing is stored for a file whose key was
+ * deleted, or which a write over the limit spoiled.
+ */
+static int fs_file_store(struct fs *fs, struct file *f)
+{
+	struct store_attr out;
+	struct store_put put = {0};
+	char key[FS_KEY_BUF];
+	bool is_unlinked;
+	size_t len;
+	int64_t ns;
+	int rc;
+
+	if (f->is_too_big)
+		return -EFBIG;
+	if (!f->is_dirty)
+		return 0;
+	inode_lock();
+	ns = f->in->ns;
+	len = f->in->key_len;
+	memcpy(key, f->in->key, len);
+	is_unlinked = f->in->is_unlinked;
+	inode_unlock();
+	if (is_unlinked) {
+		f->is_dirty = false;
+		return 0;
+	}
+
+	put.flags = STORE_PUT_KEEP_META | STORE_PUT_NEW_ONLY_ATTR;
+	if (f->is_append_only)
+		put.flags |= STORE_PUT_APPEND;
+	put.size = f->size;
+	put.read = file_put_read;
+	put.ctx = f;
+	put.attr.uid = -1;
+	put.attr.gid = -1;
+	fs_preserve_readers(fs, ns, key, len);
+	rc = fs->st->ops->put(fs->st, ns, key, len, &put, &out);
+	if (rc) {
+		char shown[LOG_KEY_BUF];
+
+		log_warn("put %s: %s", log_key(shown, sizeof(shown), key, len),
+			 strerror(-rc));
+		return rc;
+	}
+	f->is_dirty = false;
+	if (f->is_append_only) {
+		file_clear(f); /* the appended bytes are stored */
+	} else {
+		inode_lock();
+		f->in->kernel_version = out.version;
+		inode_unlock();
+	}
+	return 0;
+}
+
+static int fs_store_locked(struct fs *fs, struct file *f)
+{
+	int rc;
+
+	pthread_mutex_lock(&fs->change_lock);
+	pthread_mutex_lock(&f->lock);
+	rc = fs_file_store(fs, f);
+	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&fs->change_lock);
+	return rc;
+}
+
+/* Make the open file for inode in; fills fi.  */
+static int fs_open_in(struct fs *fs, struct inode *in, struct fuse_file_info *fi,
+		      bool is_created)
+{
+	bool is_writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	bool is_append = (fi->flags & O_APPEND) && is_writable;
+	struct store_attr a;
+	char key[FS_KEY_BUF];
+	struct file *f;
+	size_t len;
+	int64_t ns;
+	int rc;
+
+	f = file_new(in, is_writable, is_append && !(fi->flags & O_TRUNC));
+	if (!f)
+		return -ENOMEM;
+	f->is_created = is_created;
+	inode_lock();
+	ns = in->ns;
+	len = in->key_len;
+	memcpy(key, in->key, len);
+	inode_unlock();
+
+	if (fi->flags & O_TRUNC) {
+		rc = fs->st->ops->stat(fs->st, ns, key, len, STORE_KEY, &a);
+		f->is_loaded = true;
+		f->is_dirty = rc != 0 || a.size > 0;
+		if (rc == -ENOENT && !is_created)
+			rc = -ESTALE;
+	} else if (is_writable) {
+		rc = fs->st->ops->stat(fs->st, ns, key, len, STORE_KEY, &a);
+	} else {
+		rc = fs->st->ops->peek(fs->st, ns, key, len, FS_READ_AT_OPEN,
+				       file_sink, f, &a);
+		f->is_loaded = rc == 0 && a.size <= FS_READ_AT_OPEN;
+	}
+	if (rc == -ENOENT)
+		rc = -ESTALE; /* the kernel looks the name up again */
+	if (rc) {
+		file_free(f);
+		return rc;
+	}
+
+	inode_lock();
+	fi->keep_cache = in->kernel_version == a.version;
+	in->kernel_version = a.version;
+	f->next = in->files;
+	in->files = f;
+	inode_open(in);
+	inode_unlock();
+	if (!fi->keep_cache)
+		fuse_lowlevel_notify_inval_inode(fs->se, in->ino, -1, 0);
+	fi->fh = (uint64_t)(uintptr_t)f;
+	return 0;
+}
+
+static struct file *fs_file(struct fuse_file_info *fi)
+{
+	return (struct file *)(uintptr_t)fi->fh;
+}
+
+/* --- directories -------------------------------------------------- */
+
+/* The positions handed out as directory offsets for one open dir. */
+struct fs_dir {
+	pthread_mutex_t lock;
+	uint64_t next; /* next cookie; 1 and 2 are "." and ".." */
+	char *pos[FS_DIR_COOKIES];
+	size_t pos_len[FS_DIR_COOKIES];
+};
+
+/* Remember where a listing goes on after cookie c. */
+static int fs_dir_remember(struct fs_dir *d, uint64_t c, const char *pos,
+			   size_t len)
+{
+	size_t i = c % FS_DIR_COOKIES;
+	char *p = malloc(len + 1);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, pos, len);
+	free(d->pos[i]);
+	d->pos[i] = p;
+	d->pos_len[i] = len;
+	return 0;
+}
+
+/* One entry of a listing, before it goes into the reply buffer. */
+struct fs_entry {
+	enum inode_type type;
+	char name[NAME_NAME_MAX + 1];
+	char key[FS_KEY_BUF]; /* the child's key, or prefix for a dir */
+	size_t key_len;
+	struct store_attr attr;
+	bool has_attr;
+};
+
+/* A reply buffer being filled by readdir or readdirplus. */
+struct fs_fill {
+	fuse_req_t req;
+	struct fs *fs;
+	struct fs_dir *d;
+	struct inode *dir;
+	bool is_plus;
+	char *buf;
+	size_t size, used;
+	bool is_full;
+};
+
+/*
+ * Add one entry with cookie c to the reply.  Returns 0 if added, 1 if
+ * the buffer is full, or a negative errno.
+ */
+static int fs_fill_add(struct fs_fill *fl, struct fs_entry *en, uint64_t c,
+		       const char *pos, size_t pos_len)
+{
+	struct fuse_entry_param e;
+	struct inode *in = NULL;
+	size_t need;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	if (fl->is_plus) {
+		in = inode_get(en->type, fl->dir->ns, fl->dir->is_flat, en->key,
+			       en->key_len);
+		if (!in)
+			return -ENOMEM;
+		e.ino = in->ino;
+		fs_fill_stat(fl->fs, in->ino, en->type,
+			     en->has_attr ? &en->attr : NULL, &e.attr);
+		e.attr_timeout = e.entry_timeout = fs_cache_sec(
+			fl->fs, en->has_attr ? &en->attr : NULL);
+		need = fuse_add_direntry_plus(fl->req, fl->buf + fl->used,
+					      fl->size - fl->used, en->name,
+					      &e, (off_t)c);
+	} else {
+		inode_lock();
+		in = inode_by_name(en->type, fl->dir->ns, en->key,
+				   en->key_len);
+		e.attr.st_ino = in ? in->ino : (1ULL << 63) | c;
+		inode_unlock();
+		e.attr.st_mode = en->type == INODE_KEY && en->has_attr &&
+						 en->attr.mode
+					 ? en->attr.mode
+				 : en->type == INODE_KEY ? S_IFREG
+							 : S_IFDIR;
+		need = fuse_add_direntry(fl->req, fl->buf + fl->used,
+					 fl->size - fl->used, en->name,
+					 &e.attr, (off_t)c);
+		in = NULL;
+	}
+	if (need > fl->size - fl->used) {
+		if (in)
+			inode_forget(in->ino, 1);
+		fl->is_full = true;
+		return 1;
+	}
+	rc = fs_dir_remember(fl->d, c, pos, pos_len);
+	if (rc) {
+		if (in)
+			inode_forget(in->ino, 1);
+		return rc;
+	}
+	fl->used += need;
+	fl->d->next = c + 1;
+	return 0;
+}
+
+struct fs_ns_list {
+	struct fs_fill *fl;
+	const char *after; /* emit names after this one */
+	size_t after_len;
+	int rc;
+};
+
+static int fs_ns_entry(void *ctx, int64_t ns, const char *name)
+{
+	struct fs_ns_list *l = ctx;
+	struct fs_entry en = {.type = INODE_NS};
+	size_t len = strlen(name);
+	int cmp;
+
+	(void)ns;
+	cmp = memcmp(name, l->after, len < l->after_len ? len : l->after_len);
+	if (l->after_len && (cmp < 0 || (cmp == 0 && len <= l->after_len)))
+		return 0;
+	if (len > NAME_NAME_MAX)
+		return 0;
+	memcpy(en.name, name, len + 1);
+	/* A namespace inode is found by its id, with the empty key. */
+	l->rc = 0;
+	{
+		struct fuse_entry_param e;
+		int rc = l->fl->is_plus ? fs_lookup_ns(l->fl->fs, name, &e) : 0;
+		size_t need;
+
+		if (rc) {
+			l->rc = rc;
+			return 1;
+		}
+		if (l->fl->is_plus) {
+			need = fuse_add_direntry_plus(
+				l->fl->req, l->fl->buf + l->fl->used,
+				l->fl->size - l->fl->used, en.name, &e,
+				(off_t)l->fl->d->next);
+		} else {
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = (1ULL << 62) | (uint64_t)ns;
+			e.attr.st_mode = S_IFDIR;
+			need = fuse_add_direntry(
+				l->fl->req, l->fl->buf + l->fl->used,
+				l->fl->size - l->fl->used, en.name, &e.attr,
+				(off_t)l->fl->d->next);
+		}
+		if (need > l->fl->size - l->fl->used) {
+			if (l->fl->is_plus)
+				inode_forget(e.ino, 1);
+			l->fl->is_full = true;
+			return 1;
+		}
+		rc = fs_dir_remember(l->fl->d, l->fl->d->next, name, len);
+		if (rc) {
+			l->rc = rc;
+			return 1;
+		}
+		l->fl->used += need;
+		l->fl->d->next++;
+	}
+	return 0;
+}
+
+/* A batch of rows copied out of the store's list callback. */
+struct fs_rows {
+	int n;
+	struct {
+		char key[FS_KEY_BUF];
+		size_t key_len;
+		enum store_kind kind;
+		struct store_attr attr;
+	} row[FS_DIR_BATCH];
+};
+
+static int fs_rows_add(void *ctx, const struct store_row *r)
+{
+	struct fs_rows *rows = ctx;
+
+	if (r->key_len > STORE_KEY_MAX)
+		return 0; /* no such key can be stored; skip it */
+	memcpy(rows->row[rows->n].key, r->key, r->key_len);
+	rows->row[rows->n].key_len = r->key_len;
+	rows->row[rows->n].kind = r->kind;
+	rows->row[rows->n].attr = r->attr;
+	return ++rows->n == FS_DIR_BATCH;
+}
+
+/*
+ * Turn one row of a tree or flat listing into an entry.  *next gets
+ * the position after it (what the listing reads next).  Returns 1 if
+ * the row is an entry, 0 if it is skipped, or a negative errno.
+ */
+static int fs_row_entry(struct fs *fs, struct inode *dir, const char *prefix,
+			size_t prefix_len, const char *key, size_t key_len,
+			enum store_kind kind, const struct store_attr *a,
+			struct fs_entry *en, char *next, size_t *next_len)
+{
+	const char *rest = key + prefix_len, *slash;
+	size_t rest_len = key_len - prefix_len, seg_len, name_len;
+	bool has_row;
+	int rc, flags = 0;
+
+	memcpy(next, key, key_len);
+	next[key_len] = '\0';
+	*next_len = key_len + 1; /* the smallest key after this one */
+	slash = dir->is_flat ? NULL : memchr(rest, '/', rest_len);
+	if (kind == STORE_DIR && rest_len == 0)
+		return 0; /* the directory's own row */
+	if (slash) {
+		seg_len = (size_t)(slash - rest);
+		en->type = INODE_DIR;
+		en->key_len = prefix_len + seg_len + 1;
+		memcpy(en->key, key, en->key_len);
+		store_prefix_end(en->key, en->key_len, next);
+		*next_len = en->key_len; /* past the whole subtree */
+		if (kind == STORE_DIR && rest_len == seg_len + 1) {
+			en->attr = *a;
+			en->has_attr = true;
+		} else {
+			rc = fs_dir_attr(fs, dir->ns, en->key, en->key_len,
+					 &en->attr, &has_row);
+			if (rc)
+				return rc;
+			en->has_attr = has_row;
+		}
+	} else {
+		if (kind != STORE_KEY)
+			return 0;
+		seg_len = rest_len;
+		en->type = INODE_KEY;
+		en->key_len = key_len;
+		memcpy(en->key, key, key_len);
+		en->attr = *a;
+		en->has_attr = true;
+		if (dir->is_flat) {
+			flags = NAME_FLAT;
+		} else {
+			rc = fs_dir_exists(fs, dir->ns, key, key_len);
+			if (rc < 0)
+				return rc;
+			if (rc == 1)
+				flags = NAME_VALUE;
+		}
+	}
+	rc = name_encode(rest, seg_len, flags, en->name, &name_len);
+	return rc ? 0 : 1; /* a name that cannot be shown is skipped */
+}
+
+static int fs_list_keys(struct fs_fill *fl, const char *start,
+			size_t start_len)
+{
+	char prefix[FS_KEY_BUF], end[FS_KEY_BUF], pos[FS_KEY_BUF + 1];
+	char next[FS_KEY_BUF + 1];
+	size_t prefix_len, pos_len, next_len;
+	struct fs_rows *rows;
+	struct fs_entry en;
+	int i, rc = 0;
+
+	inode_lock();
+	prefix_len = fl->dir->key_len;
+	memcpy(prefix, fl->dir->key, prefix_len);
+	inode_unlock();
+	store_prefix_end(prefix, prefix_len, end);
+	if (start_len == 0) {
+		start = prefix; /* the beginning of the directory */
+		start_len = prefix_len;
+	}
+	memcpy(pos, start, start_len);
+	pos_len = start_len;
+
+	rows = malloc(sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	while (rc == 0 && !fl->is_full) {
+		rows->n = 0;
+		rc = fl->fs->st->ops->list(fl->fs->st, fl->dir->ns, pos,
+					   pos_len, prefix_len ? end : NULL,
+					   prefix_len, FS_DIR_BATCH,
+					   fs_rows_add, rows);
+		if (rc || rows->n == 0)
+			break;
+		for (i = 0; i < rows->n && rc == 0; i++) {
+			memset(&en, 0, sizeof(en));
+			rc = fs_row_entry(fl->fs, fl->dir, prefix, prefix_len,
+					  rows->row[i].key,
+					  rows->row[i].key_len,
+					  rows->row[i].kind,
+					  &rows->row[i].attr, &en, next,
+					  &next_len);
+			if (rc == 1)
+				rc = fs_fill_add(fl, &en, fl->d->next, next,
+						 next_len);
+			if (rc == 1)
+				break; /* full */
+			if (rc < 0)
+				break;
+			rc = 0;
+			memcpy(pos, next, next_len);
+			pos_len = next_len;
+			if (en.type == INODE_DIR && en.key_len)
+				break; /* go on after the subtree */
+		}
+		if (rc == 1)
+			rc = 0;
+	}
+	free(rows);
+	return rc;
+}
+
+/* --- operations --------------------------------------------------- */
+
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs *fs = userdata;
+
+	(void)fs;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS_AUTO)
+		conn->want |= FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->max_write < 1024 * 1024 && conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->max_write = 1024 * 1024;
+}
+
+static void fs_log_open_file(struct inode *in, void *ctx)
+{
+	char shown[LOG_KEY_BUF];
+	struct file *f;
+
+	(void)ctx;
+	for (f = in->files; f; f = f->next) {
+		if (f->is_writable && f->is_dirty)
+			log_warn("%s was open for writing at shutdown: not "
+				 "stored",
+				 log_key(shown, sizeof(shown), in->key,
+					 in->key_len));
+	}
+}
+
+static void fs_op_destroy(void *userdata)
+{
+	inode_lock();
+	inode_each_open(fs_log_open_file, userdata);
+	inode_unlock();
+}
+
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_entry_param e;
+	struct inode *pin = fs_inode(parent);
+	struct fs_name n;
+	int rc;
+
+	if (!pin) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (pin->type == INODE_ROOT) {
+		rc = fs_lookup_ns(fs, name, &e);
+	} else {
+		rc = fs_resolve(pin, name, &n);
+		if (rc == 0)
+			rc = fs_lookup_name(fs, &n, &e);
+		if (rc == -EINVAL || rc == -EILSEQ || rc == -ENAMETOOLONG)
+			rc = -ENOENT; /* no key has such a name */
+	}
+	if (rc == -ENOENT) {
+		/* A negative entry the kernel may cache. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs_cache_sec(fs, NULL);
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_forget(ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_op_forget_multi(fuse_req_t req, size_t count,
+			       struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		inode_forget(forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in = fs_inode(ino);
+	double timeout;
+	struct stat st;
+	int rc;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = fs_getattr_in(fs, in, &st, &timeout);
+	if (rc == -ESTALE) {
+		rc = fs_getattr_open(fs, in, &st);
+		timeout = 0;
+	}
+	if (rc == 0 && fi && in->type == INODE_KEY) {
+		struct file *f = fs_file(fi);
+
+		/* An open writer's size is the size it will store. */
+		pthread_mutex_lock(&f->lock);
+		if (f->is_writable && f->is_loaded) {
+			st.st_size = (off_t)f->size;
+			st.st_blocks = (blkcnt_t)((f->size + 511) / 512);
+		}
+		pthread_mutex_unlock(&f->lock);
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+static int fs_key_of(struct inode *in, int64_t *ns, char *key, size_t *len,
+		     enum store_kind *kind)
+{
+	inode_lock();
+	*ns = in->ns;
+	*len = in->key_len;
+	memcpy(key, in->key, in->key_len);
+	*kind = in->type == INODE_DIR ? STORE_DIR : STORE_KEY;
+	inode_unlock();
+	return in->type == INODE_KEY || in->type == INODE_DIR ? 0 : -EPERM;
+}
+
+/* Truncate a key's value to size, outside any open file. */
+static int fs_truncate_key(struct fs *fs, struct inode *in, uint64_t size)
+{
+	struct file *f = file_new(in, true, false);
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	rc = fs_file_load(fs, f);
+	if (rc == 0 && f->size != size)
+		rc = file_truncate(f, size);
+	if (rc == 0)
+		rc = fs_file_store(fs, f);
+	file_free(f);
+	return rc;
+}
+
+static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
+			 int to_set, struct fuse_file_info *fi)
+{
+	struct store_attr a = {.uid = -1, .gid = -1};
+	char key[FS_KEY_BUF];
+	enum store_kind kind;
+	bool has_row = true;
+	int mask = 0, rc;
+	size_t len;
+	int64_t ns;
+
+	rc = fs_key_of(in, &ns, key, &len, &kind);
+	if (rc)
+		return rc;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (kind == STORE_DIR)
+			return -EISDIR;
+		if (fi) {
+			struct file *f = fs_file(fi);
+
+			pthread_mutex_lock(&f->lock);
+			rc = fs_file_load(fs, f);
+			if (rc == 0)
+				rc = file_truncate(f, (uint64_t)attr->st_size);
+			pthread_mutex_unlock(&f->lock);
+		} else {
+			rc = fs_truncate_key(fs, in, (uint64_t)attr->st_size);
+		}
+		if (rc)
+			return rc;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		a.mode = attr->st_mode;
+		mask |= STORE_SET_MODE;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		a.uid = attr->st_uid;
+		mask |= STORE_SET_UID;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		a.gid = attr->st_gid;
+		mask |= STORE_SET_GID;
+	}
+	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+		a.mtime_ns = to_set & FUSE_SET_ATTR_MTIME_NOW
+				     ? fs_now_ns()
+				     : (int64_t)attr->st_mtim.tv_sec *
+						       1000000000 +
+					       attr->st_mtim.tv_nsec;
+		mask |= STORE_SET_MTIME;
+	}
+	if (!mask)
+		return 0;
+	if (kind == STORE_DIR) {
+		struct store_attr cur;
+
+		/* An implied directory gets a row to hold its attributes. */
+		rc = fs_dir_attr(fs, ns, key, len, &cur, &has_row);
+		if (rc == 0 && !has_row) {
+			cur = (struct store_attr){.uid = -1, .gid = -1};
+			cur.mode = S_IFDIR | fs->cfg->dir_mode;
+			rc = fs->st->ops->mkdir(fs->st, ns, key, len, &cur);
+		}
+		if (rc)
+			return rc;
+	}
+	if (a.mode && kind == STORE_KEY)
+		a.mode = (a.mode & 07777) | S_IFREG;
+	else if (a.mode)
+		a.mode = (a.mode & 07777) | S_IFDIR;
+	return fs->st->ops->setattr(fs->st, ns, key, len, kind, mask, &a);
+}
+
+static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			  int to_set, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in = fs_inode(ino);
+	double timeout;
+	struct stat st;
+	int rc;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	pthread_mutex_lock(&fs->change_lock);
+	rc = fs_setattr_in(fs, in, attr, to_set, fi);
+	pthread_mutex_unlock(&fs->change_lock);
+	if (rc == 0)
+		rc = fs_getattr_in(fs, in, &st, &timeout);
+	if (rc == -ESTALE && fi) {
+		rc = fs_getattr_open(fs, in, &st);
+		timeout = 0;
+	}
+	if (rc == 0 && fi && (to_set & FUSE_SET_ATTR_SIZE))
+		st.st_size = attr->st_size;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in = fs_inode(ino);
+	int rc;
+
+	if (!in || in->type != INODE_KEY) {
+		fuse_reply_err(req, in ? EISDIR : ESTALE);
+		return;
+	}
+	if (fi->flags & O_TRUNC)
+		pthread_mutex_lock(&fs->change_lock);
+	rc = fs_open_in(fs, in, fi, false);
+	if (fi->flags & O_TRUNC)
+		pthread_mutex_unlock(&fs->change_lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (fuse_reply_open(req, fi) == -ENOENT)
+		fuse_reply_err(req, EINTR); /* unreachable: no reply to undo */
+}
+
+/* Creates the key of n as an empty value.  Caller holds change_lock. */
+static int fs_create_key(struct fs *fs, fuse_req_t req, struct fs_name *n,
+			 mode_t mode, const char *link_target)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct store_put put = {0};
+	int rc;
+
+	if (n->is_flat ? 0 : n->is_value)
+		; /* value of a name a directory took: allowed */
+	else if (!n->is_flat) {
+		rc = fs_dir_exists(fs, n->ns, n->key, n->len);
+		if (rc)
+			return rc < 0 ? rc : -EEXIST;
+	}
+	if (n->is_value) {
+		rc = fs_dir_exists(fs, n->ns, n->key, n->len);
+		if (rc <= 0)
+			return rc < 0 ? rc : -EINVAL;
+	}
+	put.flags = STORE_PUT_EXCL;
+	put.attr.mode = mode;
+	put.attr.uid = ctx->uid;
+	put.attr.gid = ctx->gid;
+	if (link_target) {
+		put.size = strlen(link_target);
+		put.read = file_put_read;
+	}
+	if (link_target) {
+		struct file *f = file_new(NULL, true, false);
+
+		if (!f)
+			return -ENOMEM;
+		rc = file_sink(f, link_target, put.size);
+		put.ctx = f;
+		if (rc == 0)
+			rc = fs->st->ops->put(fs->st, n->ns, n->key, n->len,
+					      &put, NULL);
+		file_free(f);
+		return rc;
+	}
+	return fs->st->ops->put(fs->st, n->ns, n->key, n->len, &put, NULL);
+}
+
+static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *pin = fs_inode(parent), *in;
+	struct fuse_entry_param e;
+	bool is_created = true;
+	struct fs_name n;
+	int rc;
+
+	if (!pin) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = fs_resolve(pin, name, &n);
+	if (rc == -ENOENT)
+		rc = -EPERM; /* files cannot live at the mount root */
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	pthread_mutex_lock(&fs->change_lock);
+	rc = fs_create_key(fs, req, &n, S_IFREG | (mode & 07777), NULL);
+	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+		is_created = false;
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = fs_lookup_name(fs, &n, &e);
+	if (rc == 0) {
+		in = fs_inode(e.ino);
+		rc = fs_open_in(fs, in, fi, is_created);
+		if (rc)
+			inode_forget(e.ino, 1);
+	}
+	pthread_mutex_unlock(&fs->change_lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_create(req, &e, fi);
+}
+
+static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode, dev_t rdev)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *pin = fs_inode(parent);
+	struct fuse_entry_param e;
+	struct fs_name n;
+	int rc;
+
+	(void)rdev;
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM); /* no devices, fifos, sockets */
+		return;
+	}
+	rc = pin ? fs_resolve(pin, name, &n) : -ESTALE;
+	if (rc == -ENOENT)
+		rc = -EPERM;
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->change_lock);
+		rc = fs_create_key(fs, req, &n, mode, NULL);
+		if (rc == 0)
+			rc = fs_lookup_name(fs, &n, &e);
+		pthread_mutex_unlock(&fs->change_lock);
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void fs_op_symlink(fuse_req_t req, const char *link,
+			  fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *pin = fs_inode(parent);
+	struct fuse_entry_param e;
+	struct fs_name n;
+	int rc;
+
+	rc = pin ? fs_resolve(pin, name, &n) : -ESTALE;
+	if (rc == -ENOENT)
+		rc = -EPERM;
+	if (rc == 0 && strlen(link) > STORE_VALUE_MAX)
+		rc = -ENAMETOOLONG;
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->change_lock);
+		rc = fs_create_key(fs, req, &n, S_IFLNK | 0777, link);
+		if (rc == 0)
+			rc = fs_lookup_name(fs, &n, &e);
+		pthread_mutex_unlock(&fs->change_lock);
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in = fs_inode(ino);
+	struct file *f;
+	char *target;
+	size_t n;
+	int rc;
+
+	if (!in || in->type != INODE_KEY) {
+		fuse_reply_err(req, in ? EINVAL : ESTALE);
+		return;
+	}
+	f = file_new(in, false, false);
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = fs_file_load(fs, f);
+	target = rc == 0 ? malloc(f->size + 1) : NULL;
+	if (rc == 0 && !target)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = file_read(f, 0, target, f->size, &n);
+	if (rc == 0) {
+		target[n] = '\0';
+		fuse_reply_readlink(req, target);
+	} else {
+		fuse_reply_err(req, rc == -ENOENT ? ESTALE : -rc);
+	}
+	free(target);
+	file_free(f);
+}
+
+static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct file *f = fs_file(fi);
+	char *buf = malloc(size ? size : 1);
+	size_t n = 0;
+	int rc;
+
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&f->lock);
+	rc = fs_file_load(fs, f);
+	if (rc == -ENOENT)
+		rc = 0; /* deleted before the first read: nothing to read */
+	if (rc == 0)
+		rc = file_read(f, (uint64_t)off, buf, size, &n);
+	pthread_mutex_unlock(&f->lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, n);
+	free(buf);
+}
+
+static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct file *f = fs_file(fi);
+	int rc = 0;
+
+	(void)ino;
+	pthread_mutex_lock(&f->lock);
+	if (f->is_append_only)
+		off = (off_t)f->size; /* appends go after what is pending */
+	else
+		rc = fs_file_load(fs, f);
+	if (rc == 0)
+		rc = file_write(f, (uint64_t)off, buf, size);
+	pthread_mutex_unlock(&f->lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void fs_op_flush(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	int rc = fs_store_locked(fs_of(req), fs_file(fi));
+
+	(void)ino;
+	fuse_reply_err(req, -rc);
+}
+
+static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	(void)datasync;
+	fs_op_flush(req, ino, fi);
+}
+
+static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct file *f = fs_file(fi), **p;
+	struct inode *in = f->in;
+	int rc;
+
+	(void)ino;
+	/* Pages of a shared mapping may arrive after the last flush. */
+	rc = fs_store_locked(fs, f);
+	if (rc && rc != -EFBIG)
+		log_warn("release: could not store a file: %s", strerror(-rc));
+	inode_lock();
+	for (p = &in->files; *p; p = &(*p)->next) {
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	}
+	inode_close(in);
+	inode_unlock();
+	file_free(f);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *pin = fs_inode(parent);
+	struct fs_name n;
+	int rc;
+
+	rc = pin ? fs_resolve(pin, name, &n) : -ESTALE;
+	if (rc == 0 && !n.is_flat && !n.is_value &&
+	    fs_dir_exists(fs, n.ns, n.key, n.len) == 1)
+		rc = -EISDIR;
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->change_lock);
+		fs_preserve_readers(fs, n.ns, n.key, n.len);
+		rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len,
+					 STORE_KEY);
+		inode_lock();
+		inode_unlink(INODE_KEY, n.ns, n.key, n.len);
+		inode_unlock();
+		pthread_mutex_unlock(&fs->change_lock);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs *fs = fs_of(req);
+	struct inode *pin = fs_inode(parent);
+	struct store_attr a = {0};
+	struct fuse_entry_param e;
+	struct fs_name n;
+	int64_t ns;
+	int rc;
+
+	if (pin && pin->type == INODE_ROOT) {
+		rc = name_utf8_valid(name, strlen(name)) ? 0 : -EILSEQ;
+		if (rc == 0)
+			rc = fs->st->ops->ns_create(fs->st, name, &ns);
+		if (rc == 0)
+			rc = fs_lookup_ns(fs, name, &e);
+		goto reply;
+	}
+	rc = pin ? fs_resolve(pin, name, &n) : -ESTALE;
+	if (rc == 0 && n.is_flat)
+		rc = -EPERM; /* a flat namespace has no directories */
+	if (rc == 0 && n.is_value)
+		rc = -EINVAL;
+	if (rc == 0 && n.len + 1 > STORE_KEY_MAX)
+		rc = -ENAMETOOLONG;
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->change_lock);
+		rc = fs_dir_exists(fs, n.ns, n.key, n.len);
+		if (rc == 0) {
+			a.mode = S_IFDIR | (mode & 07777);
+			a.uid = ctx->uid;
+			a.gid = ctx->gid;
+			n.key[n.len] = '/';
+			rc = fs->st->ops->mkdir(fs->st, n.ns, n.key, n.len + 1,
+						&a);
+		} else if (rc == 1) {
+			rc = -EEXIST;
+		}
+		if (rc == 0)
+			rc = fs_lookup_name(fs, &n, &e);
+		pthread_mutex_unlock(&fs->change_lock);
+	}
+reply:
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+/* 1 if the directory with prefix has anything but its own row. */
+static int fs_dir_has_children(struct fs *fs, int64_t ns, const char *prefix,
+			       size_t len)
+{
+	struct fs_rows *rows = malloc(sizeof(*rows));
+	char end[FS_KEY_BUF];
+	int rc, i, found = 0;
+
+	if (!rows)
+		return -ENOMEM;
+	rows->n = 0;
+	store_prefix_end(prefix, len, end);
+	rc = fs->st->ops->list(fs->st, ns, prefix, len, end, len, 2,
+			       fs_rows_add, rows);
+	for (i = 0; rc == 0 && i < rows->n; i++)
+		if (rows->row[i].kind != STORE_DIR ||
+		    rows->row[i].key_len != len)
+			found = 1;
+	free(rows);
+	return rc ? rc : found;
+}
+
+static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *pin = fs_inode(parent);
+	struct fs_name n;
+	int rc;
+
+	if (pin && pin->type == INODE_ROOT) {
+		rc = config_find_ns(fs->cfg, name) ? -EPERM
+			: fs->st->ops->ns_remove(fs->st, name);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = pin ? fs_resolve(pin, name, &n) : -ESTALE;
+	if (rc == 0 && n.is_flat)
+		rc = -ENOTDIR;
+	if (rc == 0 && n.len + 1 > STORE_KEY_MAX)
+		rc = -ENOENT;
+	if (rc == 0) {
+		n.key[n.len++] = '/';
+		pthread_mutex_lock(&fs->change_lock);
+		rc = fs_dir_has_children(fs, n.ns, n.key, n.len);
+		if (rc == 1)
+			rc = -ENOTEMPTY;
+		if (rc == 0)
+			rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len,
+						 STORE_DIR);
+		if (rc == 0) {
+			inode_lock();
+			inode_unlink(INODE_DIR, n.ns, n.key, n.len);
+			inode_unlock();
+		}
+		pthread_mutex_unlock(&fs->change_lock);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+/* Rename a key or a directory; caller holds change_lock. */
+static int fs_rename_names(struct fs *fs, struct fs_name *from,
+			   struct fs_name *to, unsigned int flags)
+{
+	bool noreplace = flags & RENAME_NOREPLACE;
+	int rc, is_dir = 0;
+
+	if (!from->is_flat && !from->is_value)
+		is_dir = fs_dir_exists(fs, from->ns, from->key, from->len);
+	if (is_dir < 0)
+		return is_dir;
+	if (is_dir) {
+		if (to->is_flat || to->len + 1 > STORE_KEY_MAX)
+			return to->is_flat ? -EXDEV : -ENAMETOOLONG;
+		if (!to->is_flat && fs->st->ops->stat(fs->st, to->ns, to->key,
+						      to->len, STORE_KEY,
+						      NULL) == 0 &&
+		    fs_dir_exists(fs, to->ns, to->key, to->len) == 0)
+			return -ENOTDIR;
+		from->key[from->len++] = '/';
+		to->key[to->len++] = '/';
+		rc = fs_dir_has_children(fs, to->ns, to->key, to->len);
+		if (rc == 1)
+			return noreplace ? -EEXIST : -ENOTEMPTY;
+		if (rc < 0)
+			return rc;
+		rc = fs->st->ops->rename(fs->st, from->ns, from->key,
+					 from->len, to->ns, to->key, to->len,
+					 STORE_DIR, noreplace);
+		if (rc == 0) {
+			inode_lock();
+			rc = inode_rename(INODE_DIR, from->ns, from->key,
+					  from->len, to->ns, to->key, to->len);
+			inode_unlock();
+		}
+		return rc;
+	}
+	if (!to->is_flat && !to->is_value &&
+	    fs_dir_exists(fs, to->ns, to->key, to->len) == 1)
+		return -EISDIR;
+	fs_preserve_readers(fs, to->ns, to->key, to->len);
+	rc = fs->st->ops->rename(fs->st, from->ns, from->key, from->len,
+				 to->ns, to->key, to->len, STORE_KEY,
+				 noreplace);
+	if (rc == 0) {
+		inode_lock();
+		rc = inode_rename(INODE_KEY, from->ns, from->key, from->len,
+				  to->ns, to->key, to->len);
+		inode_unlock();
+	}
+	return rc;
+}
+
+static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname,
+			 unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *pin = fs_inode(parent), *npin = fs_inode(newparent);
+	struct fs_name *from, *to;
+	int rc;
+
+	if (flags & RENAME_EXCHANGE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (!pin || !npin) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	from = malloc(sizeof(*from));
+	to = malloc(sizeof(*to));
+	rc = from && to ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = fs_resolve(pin, name, from);
+	if (rc == 0)
+		rc = fs_resolve(npin, newname, to);
+	if (rc == -ENOENT)
+		rc = -EPERM; /* renaming namespaces is not supported */
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->change_lock);
+		rc = fs_rename_names(fs, from, to, flags);
+		pthread_mutex_unlock(&fs->change_lock);
+	}
+	free(from);
+	free(to);
+	fuse_reply_err(req, -rc);
+}
+
+static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		       const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EPERM); /* a key has exactly one name */
+}
+
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct inode *in = fs_inode(ino);
+	struct fs_dir *d;
+
+	if (!in || in->type == INODE_KEY) {
+		fuse_reply_err(req, in ? ENOTDIR : ESTALE);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	d->next = 1;
+	inode_lock();
+	inode_open(in);
+	inode_unlock();
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fuse_reply_open(req, fi);
+}
+
+static void fs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi, bool is_plus)
+{
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	struct fs_fill fl = {.req = req, .fs = fs_of(req), .d = d,
+			     .is_plus = is_plus, .size = size};
+	uint64_t c = (uint64_t)off;
+	struct fs_entry dot;
+	const char *pos = "";
+	size_t pos_len = 0;
+	int rc = 0;
+
+	fl.dir = fs_inode(ino);
+	fl.buf = malloc(size);
+	if (!fl.buf || !fl.dir) {
+		free(fl.buf);
+		fuse_reply_err(req, fl.buf ? ESTALE : ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (c >= 3 && (c + FS_DIR_COOKIES < d->next || c >= d->next ||
+		       !d->pos[c % FS_DIR_COOKIES])) {
+		/* A position we no longer remember: start again. */
+		c = 0;
+	}
+	if (c >= 3) {
+		pos = d->pos[c % FS_DIR_COOKIES];
+		pos_len = d->pos_len[c % FS_DIR_COOKIES];
+	}
+	d->next = c + 1;
+	/* "." and ".." first, then the entries. */
+	memset(&dot, 0, sizeof(dot));
+	while (c < 2 && !fl.is_full) {
+		struct stat st = {.st_ino = ino, .st_mode = S_IFDIR};
+
+		strcpy(dot.name, c == 0 ? "." : "..");
+		if (is_plus) {
+			struct fuse_entry_param e = {.ino = 0, .attr = st};
+
+			rc = (int)fuse_add_direntry_plus(req, fl.buf + fl.used,
+							 size - fl.used,
+							 dot.name, &e,
+							 (off_t)c + 1);
+		} else {
+			rc = (int)fuse_add_direntry(req, fl.buf + fl.used,
+						    size - fl.used, dot.name,
+						    &st, (off_t)c + 1);
+		}
+		if ((size_t)rc > size - fl.used) {
+			fl.is_full = true;
+			break;
+		}
+		fl.used += (size_t)rc;
+		c++;
+		d->next = c + 1;
+	}
+	rc = 0;
+	if (!fl.is_full && c == 2) {
+		/* Cookie 2 continues at the start of the listing. */
+		d->next = 3;
+		fs_dir_remember(d, 2, "", 0);
+	}
+	if (!fl.is_full) {
+		if (fl.dir->type == INODE_ROOT) {
+			struct fs_ns_list l = {.fl = &fl, .after = pos,
+					       .after_len = pos_len};
+
+			rc = fl.fs->st->ops->ns_list(fl.fs->st, fs_ns_entry, &l);
+			if (rc == 0)
+				rc = l.rc;
+		} else {
+			rc = fs_list_keys(&fl, pos, pos_len);
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (rc && fl.used == 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, fl.buf, fl.used);
+	free(fl.buf);
+}
+
+static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	fs_readdir_any(req, ino, size, off, fi, false);
+}
+
+static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			      off_t off, struct fuse_file_info *fi)
+{
+	fs_readdir_any(req, ino, size, off, fi, true);
+}
+
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			     struct fuse_file_info *fi)
+{
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	struct inode *in;
+	int i;
+
+	for (i = 0; i < FS_DIR_COOKIES; i++)
+		free(d->pos[i]);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	inode_lock();
+	in = inode_find(ino);
+	if (in)
+		inode_close(in);
+	inode_unlock();
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct store_usage u = {0};
+	struct statvfs disk, out;
+	int rc;
+
+	(void)ino;
+	rc = fs->st->ops->usage(fs->st, &u);
+	if (rc == 0 && statvfs(fs->store_dir, &disk))
+		rc = -errno;
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	memset(&out, 0, sizeof(out));
+	out.f_bsize = 4096;
+	out.f_frsize = 4096;
+	out.f_bfree = (fsblkcnt_t)((unsigned __int128)disk.f_bavail *
+				   disk.f_frsize / 4096);
+	out.f_bavail = out.f_bfree;
+	out.f_blocks = out.f_bfree + (u.bytes + 4095) / 4096;
+	if (out.f_blocks == 0)
+		out.f_blocks = 1;
+	out.f_files = u.keys + disk.f_favail + 1;
+	out.f_ffree = disk.f_favail;
+	out.f_favail = disk.f_favail;
+	out.f_namemax = NAME_NAME_MAX;
+	fuse_reply_statfs(req, &out);
+}
+
+/*
+ * Attributes are not supported yet: getxattr and listxattr answer as
+ * for a file without any, setxattr refuses.  Never ENOSYS: the kernel
+ * would remember it for the whole mount.
+ */
+static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   size_t size)
+{
+	(void)ino;
+	(void)name;
+	(void)size;
+	fuse_reply_err(req, ENODATA);
+}
+
+static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	(void)ino;
+	if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   const char *value, size_t size, int flags)
+{
+	(void)ino;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, EOPNOTSUPP);
+}
+
+static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
+			      const char *name)
+{
+	(void)ino;
+	(void)name;
+	fuse_reply_err(req, ENODATA);
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_op_init,
+	.destroy = fs_op_destroy,
+	.lookup = fs_op_lookup,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
+	.getattr = fs_op_getattr,
+	.setattr = fs_op_setattr,
+	.readlink = fs_op_readlink,
+	.mknod = fs_op_mknod,
+	.mkdir = fs_op_mkdir,
+	.unlink = fs_op_unlink,
+	.rmdir = fs_op_rmdir,
+	.symlink = fs_op_symlink,
+	.rename = fs_op_rename,
+	.link = fs_op_link,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.write = fs_op_write,
+	.flush = fs_op_flush,
+	.release = fs_op_release,
+	.fsync = fs_op_fsync,
+	.opendir = fs_op_opendir,
+	.readdir = fs_op_readdir,
+	.readdirplus = fs_op_readdirplus,
+	.releasedir = fs_op_releasedir,
+	.statfs = fs_op_statfs,
+	.setxattr = fs_op_setxattr,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
+	.removexattr = fs_op_removexattr,
+	.create = fs_op_create,
+};
+
+/* --- start-up ----------------------------------------------------- */
+
+/* Make sure every namespace of the config exists in the store. */
+static int fs_create_namespaces(struct fs *fs)
+{
+	int64_t ns;
+	int i, rc;
+
+	for (i = 0; i < fs->cfg->ns_count; i++) {
+		rc = fs->st->ops->ns_find(fs->st, fs->cfg->ns[i].name, &ns);
+		if (rc == -ENOENT)
+			rc = fs->st->ops->ns_create(fs->st,
+						    fs->cfg->ns[i].name, &ns);
+		if (rc && rc != -EEXIST)
+			return rc;
+	}
+	return 0;
+}
+
+static int fs_open_store(struct fs *fs)
+{
+	char err[512], *slash;
+	int rc;
+
+	rc = store_sqlite_open(fs->cfg->store_path, fs->cfg->busy_timeout_ms,
+			       &fs->st, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		return rc;
+	}
+	fs->store_dir = strdup(fs->cfg->store_path);
+	if (!fs->store_dir)
+		return -ENOMEM;
+	slash = strrchr(fs->store_dir, '/');
+	if (slash && slash != fs->store_dir)
+		*slash = '\0';
+	else if (slash)
+		slash[1] = '\0';
+	rc = fs_create_namespaces(fs);
+	if (rc)
+		log_error("%s: cannot create namespaces: %s",
+			  fs->cfg->store_path, strerror(-rc));
+	return rc;
+}
+
+static int fs_session_args(const struct fs_mount *m, struct fuse_args *args)
+{
+	char opts[4096];
+
+	snprintf(opts, sizeof(opts),
+		 "subtype=kvfs,fsname=%s,default_permissions%s%s",
+		 m->cfg->file ? m->cfg->file : "kvfs",
+		 m->fuse_opts && *m->fuse_opts ? "," : "",
+		 m->fuse_opts ? m->fuse_opts : "");
+	if (fuse_opt_add_arg(args, "kvfs") ||
+	    fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, opts))
+		return -ENOMEM;
+	if (m->is_debug && fuse_opt_add_arg(args, "-d"))
+		return -ENOMEM;
+	return 0;
+}
+
+int fs_main(const struct fs_mount *m)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *loop;
+	struct fs fs = {.cfg = m->cfg};
+	int rc, status = 1;
+
+	fs.start_ns = fs_now_ns();
+	pthread_mutex_init(&fs.change_lock, NULL);
+	if (inode_table_init() ||
+	    !inode_get(INODE_ROOT, 0, false, "", 0)) {
+		log_error("out of memory");
+		return 1;
+	}
+	if (fs_session_args(m, &args))
+		goto free_args;
+	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
+	if (!fs.se)
+		goto free_args;
+	if (fuse_set_signal_handlers(fs.se))
+		goto destroy_session;
+	if (fuse_session_mount(fs.se, m->mountpoint)) {
+		log_error("%s: cannot mount", m->mountpoint);
+		goto remove_handlers;
+	}
+	if (fuse_daemonize(m->is_foreground))
+		goto unmount;
+	if (!m->is_foreground)
+		log_use_syslog();
+	/* SQLite connections must not cross fork(): open after detaching. */
+	if (fs_open_store(&fs))
+		goto unmount;
+	log_info("mounted %s on %s (store %s, %d namespaces in config)",
+		 m->cfg->file ? m->cfg->file : "the default config",
+		 m->mountpoint, m->cfg->store_path, m->cfg->ns_count);
+
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		goto close_store;
+	fuse_loop_cfg_set_clone_fd(loop, 0);
+	fuse_loop_cfg_set_max_threads(loop, 16);
+	fuse_loop_cfg_set_idle_threads(loop, 4);
+	rc = fuse_session_loop_mt(fs.se, loop);
+	fuse_loop_cfg_destroy(loop);
+	status = rc < 0 ? 1 : 0;
+	log_info("unmounting %s", m->mountpoint);
+close_store:
+	fuse_session_unmount(fs.se);
+	fs.st->ops->close(fs.st);
+	free(fs.store_dir);
+	goto remove_handlers;
+unmount:
+	fuse_session_unmount(fs.se);
+remove_handlers:
+	fuse_remove_signal_handlers(fs.se);
+destroy_session:
+	fuse_session_destroy(fs.se);
+free_args:
+	fuse_opt_free_args(&args);
+	inode_table_free();
+	return status;
+}

@@ -1,0 +1,219 @@
+/*
+ * main: the command line, start-up in one order and teardown in the
+ * reverse.  Start-up failures print one line and exit non-zero: 2 for
+ * usage and configuration, 1 for everything else.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fs.h"
+#include "log.h"
+#include "store.h"
+
+#define KVFS_VERSION "0.1.0"
+
+struct args {
+	const char *config;
+	const char *mountpoint;
+	char opts[4096]; /* -o options for libfuse, comma-separated */
+	bool is_foreground;
+	bool is_debug;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kvfs [-f] [-d] [-o OPTIONS] [-c CONFIG | CONFIG] "
+		"MOUNTPOINT\n"
+		"  -f          stay in the foreground, log to stderr\n"
+		"  -d          debug log (implies -f)\n"
+		"  -o OPTIONS  mount options (allow_other, ro, ...)\n"
+		"  -c CONFIG   the configuration file (default: one namespace "
+		"'default'\n"
+		"              in $XDG_DATA_HOME/kvfs/kvfs.db)\n");
+}
+
+/*
+ * True for options that belong to mount(8), fstab or systemd and mean
+ * nothing to kvfs or libfuse, which would refuse them.
+ */
+static bool is_foreign_opt(const char *o, size_t len)
+{
+	static const char *const names[] = {"_netdev", "nofail", "auto",
+					    "noauto",  "user",   "users",
+					    "defaults", "rw",    "nouser"};
+	size_t i;
+
+	if (len >= 10 && !strncmp(o, "x-systemd.", 10))
+		return true;
+	if (len >= 5 && !strncmp(o, "comment=", 8 < len ? 8 : len))
+		return true;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && !strncmp(o, names[i], len))
+			return true;
+	return false;
+}
+
+/* Append the options of one -o argument that libfuse should see. */
+static int add_opts(struct args *a, const char *list)
+{
+	const char *o = list, *comma;
+	size_t len, used;
+
+	while (*o) {
+		comma = strchr(o, ',');
+		len = comma ? (size_t)(comma - o) : strlen(o);
+		used = strlen(a->opts);
+		if (len && !is_foreign_opt(o, len)) {
+			if (used + len + 2 > sizeof(a->opts))
+				return -1;
+			if (used)
+				a->opts[used++] = ',';
+			memcpy(a->opts + used, o, len);
+			a->opts[used + len] = '\0';
+		}
+		o += len + (comma ? 1 : 0);
+	}
+	return 0;
+}
+
+/* Returns 0, or the exit status to stop with (-1: exit 0). */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	const char *pos[2];
+	int i, npos = 0;
+
+	for (i = 1; i < argc; i++) {
+		const char *s = argv[i];
+
+		if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+			usage(stdout);
+			return -1;
+		} else if (!strcmp(s, "-V") || !strcmp(s, "--version")) {
+			printf("kvfs %s\n", KVFS_VERSION);
+			return -1;
+		} else if (!strcmp(s, "-f")) {
+			a->is_foreground = true;
+		} else if (!strcmp(s, "-d")) {
+			a->is_debug = a->is_foreground = true;
+		} else if (!strcmp(s, "-o") || !strncmp(s, "-o", 2)) {
+			const char *list = s[2] ? s + 2 : argv[++i];
+
+			if (!list || add_opts(a, list)) {
+				fprintf(stderr, "kvfs: -o needs options\n");
+				return 2;
+			}
+		} else if (!strcmp(s, "-c")) {
+			if (++i >= argc) {
+				fprintf(stderr, "kvfs: -c needs a file\n");
+				return 2;
+			}
+			a->config = argv[i];
+		} else if (s[0] == '-' && s[1]) {
+			fprintf(stderr, "kvfs: unknown option '%s'\n", s);
+			usage(stderr);
+			return 2;
+		} else if (npos < 2) {
+			pos[npos++] = s;
+		} else {
+			fprintf(stderr, "kvfs: too many arguments\n");
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (npos == 0 || (npos == 2 && a->config)) {
+		usage(stderr);
+		return 2;
+	}
+	if (npos == 2)
+		a->config = pos[0];
+	a->mountpoint = pos[npos - 1];
+	return 0;
+}
+
+/* Create the folder of the default database, like mkdir -p. */
+static int make_parent_dirs(const char *path)
+{
+	char *p = strdup(path), *s;
+
+	if (!p)
+		return -ENOMEM;
+	for (s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0700) && errno != EEXIST) {
+			int err = errno;
+
+			free(p);
+			return -err;
+		}
+		*s = '/';
+	}
+	free(p);
+	return 0;
+}
+
+/* Open and close the store once, so its errors reach the terminal. */
+static int check_store(const struct config *cfg)
+{
+	struct store *st;
+	char err[512];
+	int rc;
+
+	rc = store_sqlite_open(cfg->store_path, cfg->busy_timeout_ms, &st,
+			       err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "kvfs: %s\n", err);
+		return 1;
+	}
+	st->ops->close(st);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {0};
+	struct config cfg;
+	struct fs_mount m;
+	char err[1024];
+	int rc;
+
+	rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (a.is_debug)
+		log_max_level = LOG_DEBUG;
+	log_capture_fuse();
+
+	if (a.config)
+		rc = config_load(a.config, &cfg, err, sizeof(err));
+	else
+		rc = config_default(&cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "kvfs: %s\n", err);
+		return 2;
+	}
+	if (!a.config && (rc = make_parent_dirs(cfg.store_path))) {
+		fprintf(stderr, "kvfs: %s: %s\n", cfg.store_path,
+			strerror(-rc));
+		config_free(&cfg);
+		return 1;
+	}
+	if (check_store(&cfg)) {
+		config_free(&cfg);
+		return 1;
+	}
+
+	m = (struct fs_mount){.cfg = &cfg,
+			      .mountpoint = a.mountpoint,
+			      .fuse_opts = a.opts,
+			      .is_foreground = a.is_foreground,
+			      .is_debug = a.is_debug};
+	rc = fs_main(&m);
+	config_free(&cfg);
+	return rc;
+}
