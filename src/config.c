@@ -71,6 +71,7 @@ typedef int (*config_set_fn)(struct parser *p, const char *key,
 static int set_path(struct parser *p, const char *key, const char *value);
 static int set_busy_timeout(struct parser *p, const char *key,
 			    const char *value);
+static int set_sync(struct parser *p, const char *key, const char *value);
 static int set_uid(struct parser *p, const char *key, const char *value);
 static int set_gid(struct parser *p, const char *key, const char *value);
 static int set_file_mode(struct parser *p, const char *key, const char *value);
@@ -87,6 +88,7 @@ static const struct config_key {
 } config_keys[] = {
     {SECTION_STORE, "path", set_path},
     {SECTION_STORE, "busy_timeout_ms", set_busy_timeout},
+    {SECTION_STORE, "sync", set_sync},
     {SECTION_MOUNT, "uid", set_uid},
     {SECTION_MOUNT, "gid", set_gid},
     {SECTION_MOUNT, "file_mode", set_file_mode},
@@ -691,6 +693,17 @@ static int set_busy_timeout(struct parser *p, const char *key,
 		return bad_value(p, key, value,
 				 "expected milliseconds from 0 to 600000");
 	p->cfg->busy_timeout_ms = (int)ms;
+	return 0;
+}
+
+static int set_sync(struct parser *p, const char *key, const char *value)
+{
+	if (!strcmp(value, "normal"))
+		p->cfg->is_sync_full = false;
+	else if (!strcmp(value, "full"))
+		p->cfg->is_sync_full = true;
+	else
+		return bad_value(p, key, value, "expected normal or full");
 	return 0;
 }
 

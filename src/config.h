@@ -7,6 +7,7 @@
  *   [store]
  *   path = kvfs.db            ; relative to the config file's folder
  *   busy_timeout_ms = 5000
+ *   sync = normal             ; normal | full
  *   [mount]
  *   uid = 1000                ; defaults for keys with no stored owner
  *   gid = 1000
@@ -36,6 +37,9 @@ struct config {
 	char *file;            /* path of the config file, NULL if default */
 	char *store_path;      /* absolute path of the SQLite database */
 	int busy_timeout_ms;   /* SQLITE_BUSY retry budget, default 5000 */
+	bool is_sync_full;     /* sync = full: fsync every commit (survives
+				  power loss); normal, the default, survives
+				  a crash of kvfs */
 	uid_t uid;             /* default owner, default: the mounting user */
 	gid_t gid;             /* default group, default: the mounting group */
 	mode_t file_mode;      /* default 0644 */

@@ -142,7 +142,8 @@ int file_write(struct file *f, uint64_t off, const void *buf, size_t len)
 	uint64_t end = off + len;
 	int rc;
 
-	if (off > STORE_VALUE_MAX || end > STORE_VALUE_MAX) {
+	if (off > STORE_VALUE_MAX || end > STORE_VALUE_MAX ||
+	    (f->is_append_only && f->append_base + end > STORE_VALUE_MAX)) {
 		f->is_too_big = true;
 		return -EFBIG;
 	}

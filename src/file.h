@@ -40,6 +40,7 @@ struct file {
 	bool is_too_big;      /* a write crossed the value limit */
 	bool is_created;      /* this open created the key */
 	uint64_t size;        /* bytes of content */
+	uint64_t append_base; /* value size at open, for append-only files */
 	char *mem;            /* content while in memory */
 	size_t mem_cap;       /* bytes allocated at mem */
 	int fd;               /* content after spilling, else -1 */

@@ -484,6 +484,11 @@ static int fs_file_store(struct fs *fs, struct file *f)
 
 		log_warn("put %s: %s", log_key(shown, sizeof(shown), key, len),
 			 strerror(-rc));
+		/* close() reports the failure; release must not retry it. */
+		f->is_too_big = rc == -EFBIG;
+		f->is_dirty = false;
+		if (f->is_append_only)
+			file_clear(f);
 		return rc;
 	}
 	f->is_dirty = false;
@@ -540,6 +545,7 @@ static int fs_open_in(struct fs *fs, struct inode *in, struct fuse_file_info *fi
 			rc = -ESTALE;
 	} else if (is_writable) {
 		rc = fs->st->ops->stat(fs->st, ns, key, len, STORE_KEY, &a);
+		f->append_base = rc == 0 ? a.size : 0;
 	} else {
 		rc = fs->st->ops->peek(fs->st, ns, key, len, FS_READ_AT_OPEN,
 				       file_sink, f, &a);
@@ -1937,6 +1943,7 @@ static int fs_open_store(struct fs *fs)
 	int rc;
 
 	rc = store_sqlite_open(fs->cfg->store_path, fs->cfg->busy_timeout_ms,
+			       fs->cfg->is_sync_full,
 			       &fs->st, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);

@@ -164,7 +164,8 @@ static int check_store(const struct config *cfg)
 	char err[512];
 	int rc;
 
-	rc = store_sqlite_open(cfg->store_path, cfg->busy_timeout_ms, &st,
+	rc = store_sqlite_open(cfg->store_path, cfg->busy_timeout_ms,
+			       cfg->is_sync_full, &st,
 			       err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "kvfs: %s\n", err);

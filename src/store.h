@@ -165,12 +165,16 @@ struct store {
 };
 
 /*
- * Open (creating if missing) the SQLite store at path.  A file that is
+ * Open (creating if missing) the SQLite store at path.  is_sync_full:
+ * fsync at every commit (SQLite's synchronous=FULL) rather than at
+ * checkpoints (NORMAL, which in WAL mode loses nothing when a process
+ * dies, only at a power loss).  A file that is
  * not a kvfs database is refused with -EINVAL and left untouched; err
  * gets one line saying why.
  */
 int store_sqlite_open(const char *path, int busy_timeout_ms,
-		      struct store **out, char *err, size_t err_size);
+		      bool is_sync_full, struct store **out, char *err,
+		      size_t err_size);
 
 /*
  * The upper bound of a prefix range: prefix with its last byte + 1,

@@ -185,6 +185,7 @@ struct sq_store {
 	struct store base;
 	char *path;
 	int busy_timeout_ms;
+	bool is_sync_full;
 	pthread_mutex_t lock;  /* guards free */
 	struct sq_conn *free;  /* idle connections */
 };
@@ -250,7 +251,8 @@ static int sq_conn_open(struct sq_store *s, struct sq_conn **out)
 		goto fail;
 	sqlite3_busy_timeout(c->db, s->busy_timeout_ms);
 	rc = sqlite3_exec(c->db,
-			  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+			  s->is_sync_full ? "PRAGMA synchronous = FULL"
+					  : "PRAGMA synchronous = NORMAL",
 			  NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
@@ -1225,7 +1227,8 @@ static int sq_check_or_create(sqlite3 *db, const char *path, char *err,
 }
 
 int store_sqlite_open(const char *path, int busy_timeout_ms,
-		      struct store **out, char *err, size_t err_size)
+		      bool is_sync_full, struct store **out, char *err,
+		      size_t err_size)
 {
 	struct sq_store *s;
 	struct sq_conn *c;
@@ -1262,6 +1265,7 @@ int store_sqlite_open(const char *path, int busy_timeout_ms,
 	}
 	s->base.ops = &sq_ops;
 	s->busy_timeout_ms = busy_timeout_ms;
+	s->is_sync_full = is_sync_full;
 	pthread_mutex_init(&s->lock, NULL);
 	rc = sq_conn_open(s, &c);
 	if (rc) {

@@ -170,7 +170,7 @@ static bool setup(struct fixture *f, const char *test)
 
 	if (!make_dir(f))
 		return false;
-	rc = store_sqlite_open(f->path, 5000, &f->st, err, sizeof(err));
+	rc = store_sqlite_open(f->path, 5000, false, &f->st, err, sizeof(err));
 	if (rc) {
 		CHECK(0, "%s: open a new store: %d (%s)", test, rc, err);
 		f->st = NULL;
@@ -485,7 +485,7 @@ static void check_refused(const char *path, const char *what)
 		CHECK(0, "open %s: could not read the test file", what);
 		return;
 	}
-	rc = store_sqlite_open(path, 5000, &st, err, sizeof(err));
+	rc = store_sqlite_open(path, 5000, false, &st, err, sizeof(err));
 	CHECK(rc == -EINVAL, "open %s fails with -EINVAL (got %d)", what, rc);
 	CHECK(err[0] != '\0' && !strchr(err, '\n'),
 	      "open %s says why in one line: \"%s\"", what, err);
@@ -544,7 +544,7 @@ static void test_open_and_persistence(void)
 	if (!make_dir(&f))
 		return;
 
-	rc = store_sqlite_open(f.path, 5000, &f.st, err, sizeof(err));
+	rc = store_sqlite_open(f.path, 5000, false, &f.st, err, sizeof(err));
 	CHECK(rc == 0 && f.st, "open creates a new store (%d: %s)", rc, err);
 	if (rc || !f.st) {
 		f.st = NULL;
@@ -574,7 +574,7 @@ static void test_open_and_persistence(void)
 	      "mkdir before closing");
 
 	/* A second store object on the same file sees the first's writes. */
-	rc = store_sqlite_open(f.path, 5000, &st2, err, sizeof(err));
+	rc = store_sqlite_open(f.path, 5000, false, &st2, err, sizeof(err));
 	CHECK(rc == 0, "a second open of the same file works (%d: %s)", rc,
 	      err);
 	if (rc == 0) {
@@ -588,7 +588,7 @@ static void test_open_and_persistence(void)
 	CHECK(stat(f.path, &sb) == 0 && sb.st_size > 0,
 	      "the database file exists and is not empty after close");
 
-	rc = store_sqlite_open(f.path, 5000, &f.st, err, sizeof(err));
+	rc = store_sqlite_open(f.path, 5000, false, &f.st, err, sizeof(err));
 	CHECK(rc == 0, "reopen the store (%d: %s)", rc, err);
 	if (rc) {
 		f.st = NULL;
