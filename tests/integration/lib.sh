@@ -1,0 +1,469 @@
+# shellcheck shell=bash disable=SC2034
+# lib.sh: what every integration script sources.  It mounts real kvfs
+# daemons on temporary directories, prints TAP lines, and cleans up on
+# exit whatever happened.
+#
+# Mounts.  A mount has an ID (a short word).  kv_mount ID [CONFIG] makes
+# a directory with mktemp -d (below $KVFS_TEST_TMP when tests/run.sh set
+# it), writes ID's config there ("[store] path = <dir>/kvfs.db" followed
+# by CONFIG, which defaults to "[namespace ns]"; a CONFIG holding its own
+# [store] section is written as it is), starts `kvfs -f -c CONFIG MNT`
+# with its log in <dir>/kvfs.log and waits until /proc/mounts lists MNT
+# as fuse.kvfs.  The mountpoint is then in $KV_MNT and in
+# ${KV_MNTS[ID]}.  kv_mount_shared ID OTHER [CONFIG] mounts OTHER's
+# database a second time.  kv_stop ID [umount|TERM|INT|KILL] stops a
+# mount (its exit status lands in ${KV_STATUS[ID]}), kv_start ID starts
+# it again on the same database and mountpoint, kv_remount ID does both.
+#
+# Checks.  Each check prints one TAP line; a failing one prints what was
+# expected and what came, then the daemons' new log lines, all as "#"
+# lines.  done_testing prints the plan "1..N" and ends the script; a
+# script that stops before it is counted as died by tests/run.sh.
+#
+# Cleanup.  One EXIT trap unmounts every mount the script made
+# (fusermount3 -u, then -uz), stops each daemon by its recorded PID,
+# waits for it, ends the helper processes the script started, and
+# removes the temporary directories.  Signals end the script through
+# that same trap.
+
+set -u
+export LC_ALL=C
+
+KVFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KVFS_BIN=${KVFS_BIN:-$KVFS_ROOT/kvfs}
+TEST_NAME=$(basename "$0" .sh)
+KV_TMP_PARENT=${KVFS_TEST_TMP:-${TMPDIR:-/tmp}}
+KV_MOUNT_WAIT_SEC=${KV_MOUNT_WAIT_SEC:-15}
+KV_STOP_WAIT_SEC=${KV_STOP_WAIT_SEC:-15}
+
+declare -A KV_DIRS=() KV_MNTS=() KV_CONFS=() KV_LOGS=() KV_PIDS=()
+declare -A KV_DBS=() KV_STATUS=() KV_LOG_SEEN=()
+KV_IDS=()      # mount ids in the order they were made
+KV_TMPDIRS=()  # every directory to remove at exit
+KV_BG_PIDS=()  # helper processes to end at exit
+KV_MNT=        # mountpoint of the last mount made
+KV_LAST_OUT=   # output of the last command run by a check
+_tap_n=0
+_tap_failed=0
+
+# ---- TAP ---------------------------------------------------------------
+
+# diag LINE...: print each argument as a "#" comment line.
+diag() {
+	local l
+	for l in "$@"; do
+		printf '#   %s\n' "$l"
+	done
+}
+
+ok() {
+	_tap_n=$((_tap_n + 1))
+	printf 'ok %d - %s\n' "$_tap_n" "$1"
+}
+
+# not_ok DESC [DETAIL...]: a failed check, its details, the new log lines.
+not_ok() {
+	_tap_n=$((_tap_n + 1))
+	_tap_failed=$((_tap_failed + 1))
+	printf 'not ok %d - %s\n' "$_tap_n" "$1"
+	shift
+	diag "$@"
+	kv_show_logs
+}
+
+skip() {
+	_tap_n=$((_tap_n + 1))
+	printf 'ok %d - %s # SKIP %s\n' "$_tap_n" "$1" "$2"
+}
+
+# bail REASON: a failure that the rest of the script cannot survive.
+bail() {
+	not_ok "$1"
+	echo "Bail out! $1"
+	exit 1
+}
+
+done_testing() {
+	printf '1..%d\n' "$_tap_n"
+	[ "$_tap_failed" -eq 0 ] && exit 0
+	exit 1
+}
+
+# show VALUE: VALUE quoted, shortened, safe to print.
+show() {
+	local s
+	s=$(printf '%q' "$1")
+	[ "${#s}" -gt 300 ] && s="${s:0:300}... (${#1} bytes)"
+	printf '%s' "$s"
+}
+
+# Print the lines each daemon logged since the last time.
+kv_show_logs() {
+	local id log seen total
+	for id in "${KV_IDS[@]}"; do
+		log=${KV_LOGS[$id]}
+		[ -f "$log" ] || continue
+		seen=${KV_LOG_SEEN[$id]:-0}
+		total=$(wc -l <"$log")
+		[ "$total" -gt "$seen" ] || continue
+		printf '#   --- kvfs log of mount %s (%s), lines %d-%d:\n' \
+			"$id" "$log" "$((seen + 1))" "$total"
+		tail -n "+$((seen + 1))" "$log" | tail -n 60 |
+			cat -v | sed 's/^/#     /'
+		KV_LOG_SEEN[$id]=$total
+	done
+}
+
+# ---- checks ------------------------------------------------------------
+
+# is GOT WANT DESC: string equality.
+is() {
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3" "expected: $(show "$2")" "got:      $(show "$1")"
+	fi
+}
+
+# isnt GOT UNWANTED DESC
+isnt() {
+	if [ "$1" != "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3" "expected anything but: $(show "$2")"
+	fi
+}
+
+# like GOT GLOB DESC: GOT matches the glob pattern.
+like() {
+	# shellcheck disable=SC2053
+	if [[ $1 == $2 ]]; then
+		ok "$3"
+	else
+		not_ok "$3" "expected to match: $2" "got: $(show "$1")"
+	fi
+}
+
+# num_cmp A OP B DESC: integer comparison, OP one of -eq -ne -lt -le -gt -ge.
+num_cmp() {
+	if [[ $1 =~ ^-?[0-9]+$ && $3 =~ ^-?[0-9]+$ ]] && test "$1" "$2" "$3"; then
+		ok "$4"
+	else
+		not_ok "$4" "expected: $(show "$1") $2 $(show "$3")"
+	fi
+}
+
+# run CMD...: run a command, its output (stdout and stderr) in
+# KV_LAST_OUT; returns its status.
+run() {
+	KV_LAST_OUT=$("$@" 2>&1)
+}
+
+# check DESC CMD...: the command succeeds.
+check() {
+	local desc=$1 st
+	shift
+	run "$@"
+	st=$?
+	if [ "$st" -eq 0 ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "command failed with status $st: $*" \
+			"output: $(show "$KV_LAST_OUT")"
+	fi
+	return "$st"
+}
+
+# check_fails DESC CMD...: the command fails (any error).
+check_fails() {
+	local desc=$1
+	shift
+	if run "$@"; then
+		not_ok "$desc" "command succeeded but should fail: $*" \
+			"output: $(show "$KV_LAST_OUT")"
+		return 1
+	fi
+	ok "$desc"
+}
+
+# fails_with MESSAGE DESC CMD...: the command fails and what it prints
+# ends with MESSAGE (the strerror text of the expected errno, e.g.
+# "No such file or directory"), as coreutils and py print it.
+fails_with() {
+	local msg=$1 desc=$2 st out
+	shift 2
+	run "$@"
+	st=$?
+	out=${KV_LAST_OUT%$'\n'}
+	out=${out##*$'\n'}
+	if [ "$st" -ne 0 ] && [[ $out == *"$msg" ]]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "expected failure: $msg" \
+			"got status $st, output: $(show "$KV_LAST_OUT")"
+	fi
+}
+
+# same_file A B DESC: the two files hold the same bytes.
+same_file() {
+	local a=$1 b=$2 desc=$3 why
+	if cmp -s -- "$a" "$b"; then
+		ok "$desc"
+		return 0
+	fi
+	why=$(cmp -- "$a" "$b" 2>&1 | head -n 1)
+	not_ok "$desc" "$(show "$a"): $(stat -c %s -- "$a" 2>&1) bytes" \
+		"$(show "$b"): $(stat -c %s -- "$b" 2>&1) bytes" "cmp: $why"
+	return 1
+}
+
+# sha FILE: the file's SHA-256, or "ERR" with the error.
+sha() {
+	local s
+	s=$(sha256sum -- "$1" 2>&1) || {
+		printf 'ERR %s' "$s"
+		return 1
+	}
+	printf '%s' "${s%% *}"
+}
+
+# py CODE [ARG...]: run a Python 3 snippet; the arguments are in list a
+# (strings; file names keep their bytes).  An OSError prints its
+# strerror text as the last line and exits 1, so that fails_with works
+# with os.open flags, os.truncate, os.rename and the like.
+_kv_py_prelude='
+import errno, mmap, os, signal, stat, sys, time
+code, a = sys.argv[1], sys.argv[2:]
+try:
+    exec(compile(code, "py", "exec"))
+except OSError as e:
+    sys.stdout.flush()
+    print(e.strerror or str(e), file=sys.stderr)
+    sys.exit(1)
+'
+py() {
+	local code=$1
+	shift
+	python3 -c "$_kv_py_prelude" "$code" "$@"
+}
+
+# py_bg CODE [ARG...]: py in the background, ended at exit; PID in $!.
+py_bg() {
+	local code=$1
+	shift
+	kv_bg python3 -c "$_kv_py_prelude" "$code" "$@"
+}
+
+# ---- mounts ------------------------------------------------------------
+
+# kv_tmpdir: a new temporary directory (removed at exit) on stdout.
+# Call as d=$(kv_tmpdir) then kv_track_dir "$d".
+kv_tmpdir() {
+	mktemp -d "$KV_TMP_PARENT/kvfs-$TEST_NAME.XXXXXX"
+}
+kv_track_dir() {
+	KV_TMPDIRS+=("$1")
+}
+
+# is_mounted DIR: /proc/mounts lists DIR as a fuse.kvfs mount.
+is_mounted() {
+	awk -v m="$1" '$2 == m && $3 == "fuse.kvfs" { f = 1 } END { exit !f }' \
+		/proc/mounts
+}
+
+# any_mount DIR: /proc/mounts lists anything mounted on DIR.
+any_mount() {
+	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
+}
+
+# _kv_alive PID: the process exists and is not a zombie.
+_kv_alive() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	[ "${s%% *}" != Z ]
+}
+
+# _kv_reap ID SECONDS: wait for ID's daemon to end, at most SECONDS;
+# store its exit status in KV_STATUS[ID].  Returns 1 if it still runs.
+_kv_reap() {
+	local id=$1 pid=${KV_PIDS[$1]:-} n=$(($2 * 10)) st
+	[ -n "$pid" ] || return 0
+	while _kv_alive "$pid" && [ "$n" -gt 0 ]; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	_kv_alive "$pid" && return 1
+	wait "$pid" 2>/dev/null
+	st=$?
+	KV_STATUS[$id]=$st
+	KV_PIDS[$id]=
+	echo "$(date '+%T') kvfs exited with status $st" >>"${KV_LOGS[$id]}"
+	return 0
+}
+
+# _kv_config_text DB BODY: the config file's text.
+_kv_config_text() {
+	local db=$1 body=$2
+	case $body in
+	*'[store]'*)
+		printf '%s\n' "$body"
+		;;
+	*)
+		printf '[store]\npath = %s\n%s\n' "$db" "$body"
+		;;
+	esac
+}
+
+# kv_new ID [CONFIG [DB]]: set up ID's directory and config, no mount.
+kv_new() {
+	local id=$1 body=${2-"[namespace ns]"} dir
+	dir=$(kv_tmpdir) || bail "mktemp -d failed"
+	KV_TMPDIRS+=("$dir")
+	KV_IDS+=("$id")
+	KV_DIRS[$id]=$dir
+	KV_MNTS[$id]=$dir/mnt
+	KV_CONFS[$id]=$dir/kvfs.ini
+	KV_LOGS[$id]=$dir/kvfs.log
+	KV_DBS[$id]=${3:-$dir/kvfs.db}
+	KV_PIDS[$id]=
+	mkdir "$dir/mnt"
+	: >"$dir/kvfs.log"
+	_kv_config_text "${KV_DBS[$id]}" "$body" >"$dir/kvfs.ini"
+}
+
+# kv_write_config ID CONFIG: replace ID's config (same database).
+kv_write_config() {
+	_kv_config_text "${KV_DBS[$1]}" "$2" >"${KV_CONFS[$1]}"
+}
+
+# kv_start ID [KVFS ARGS...]: start ID's daemon and wait for its mount.
+# Without arguments kvfs gets "-f -c CONFIG MNT"; with them, exactly
+# those (so a test can try other command lines).  Returns 0 once
+# mounted, 1 if the daemon exited or the mount did not appear in time.
+kv_start() {
+	local id=$1 pid n
+	shift
+	local -a args=(-f ${KVFS_TEST_DEBUG:+-d} -c "${KV_CONFS[$id]}" \
+		"${KV_MNTS[$id]}")
+	[ "$#" -gt 0 ] && args=("$@")
+	[ -x "$KVFS_BIN" ] || {
+		echo "kvfs binary missing: $KVFS_BIN" >>"${KV_LOGS[$id]}"
+		return 1
+	}
+	echo "$(date '+%T') starting: kvfs ${args[*]}" >>"${KV_LOGS[$id]}"
+	# A background job of a script ignores SIGINT; give kvfs the
+	# default action back so that it can install its own handler.
+	env --default-signal=INT,QUIT "$KVFS_BIN" "${args[@]}" \
+		>>"${KV_LOGS[$id]}" 2>&1 </dev/null &
+	pid=$!
+	KV_PIDS[$id]=$pid
+	echo "$pid" >"${KV_DIRS[$id]}/kvfs.pid"
+	KV_MNT=${KV_MNTS[$id]}
+
+	n=$((KV_MOUNT_WAIT_SEC * 10))
+	while [ "$n" -gt 0 ]; do
+		is_mounted "${KV_MNTS[$id]}" && return 0
+		_kv_alive "$pid" || break
+		sleep 0.1
+		n=$((n - 1))
+	done
+	is_mounted "${KV_MNTS[$id]}" && return 0
+	_kv_reap "$id" 0
+	return 1
+}
+
+# kv_mount ID [CONFIG]: kv_new and kv_start; bails out on failure.
+kv_mount() {
+	kv_new "$1" "${2-"[namespace ns]"}"
+	kv_start "$1" || bail "mount $1 with kvfs -f -c ${KV_CONFS[$1]}"
+}
+
+# kv_mount_shared ID OTHER [CONFIG]: a second mount of OTHER's database.
+kv_mount_shared() {
+	kv_new "$1" "${3-"[namespace ns]"}" "${KV_DBS[$2]}"
+	kv_start "$1" || bail "mount $1 on the database of $2"
+}
+
+# kv_stop ID [HOW]: stop ID's mount.  HOW: umount (fusermount3 -u, the
+# default), TERM, INT or KILL (a signal to the daemon).  Waits for the
+# daemon (its status then in KV_STATUS[ID]); after KILL, clears the dead
+# mount with fusermount3 -uz.  Returns 1 if the daemon did not exit.
+kv_stop() {
+	local id=$1 how=${2:-umount} pid=${KV_PIDS[$1]:-} mnt=${KV_MNTS[$1]}
+	echo "$(date '+%T') test stops the mount: $how" >>"${KV_LOGS[$id]}"
+	KV_STATUS[$id]=
+	case $how in
+	umount)
+		fusermount3 -u "$mnt" >>"${KV_LOGS[$id]}" 2>&1
+		;;
+	*)
+		[ -n "$pid" ] && kill -s "$how" "$pid"
+		;;
+	esac
+	_kv_reap "$id" "$KV_STOP_WAIT_SEC" || return 1
+	if [ "$how" = KILL ] && any_mount "$mnt"; then
+		fusermount3 -uz "$mnt" >>"${KV_LOGS[$id]}" 2>&1
+	fi
+	return 0
+}
+
+# kv_remount ID: stop ID cleanly and mount its database again.
+kv_remount() {
+	if ! kv_stop "$1"; then
+		not_ok "mount $1 stops on fusermount3 -u"
+		_kv_stop_hard "$1"
+	fi
+	kv_start "$1" || bail "mount $1 again"
+}
+
+# _kv_stop_hard ID: whatever it takes, ID is unmounted and stopped.
+_kv_stop_hard() {
+	local id=$1 mnt=${KV_MNTS[$1]} pid=${KV_PIDS[$1]:-}
+	if any_mount "$mnt"; then
+		fusermount3 -u "$mnt" 2>/dev/null ||
+			fusermount3 -uz "$mnt" 2>/dev/null
+	fi
+	if [ -n "$pid" ] && ! _kv_reap "$id" 5; then
+		kill -TERM "$pid" 2>/dev/null
+		_kv_reap "$id" 5 || {
+			kill -KILL "$pid" 2>/dev/null
+			_kv_reap "$id" 5
+		}
+	fi
+	any_mount "$mnt" && fusermount3 -uz "$mnt" 2>/dev/null
+}
+
+# kv_bg CMD...: start a helper process in the background, ended at exit
+# if still running; its PID is in $!.
+kv_bg() {
+	"$@" &
+	KV_BG_PIDS+=("$!")
+}
+
+_kv_cleanup() {
+	local st=$? id pid dir
+	trap - EXIT
+	for pid in "${KV_BG_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	for id in "${KV_IDS[@]}"; do
+		_kv_stop_hard "$id"
+	done
+	for pid in "${KV_BG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	for dir in "${KV_TMPDIRS[@]}"; do
+		if awk -v p="$dir/" 'index($2, p) == 1 { f = 1 } END { exit !f }' \
+			/proc/mounts; then
+			echo "# a mount is still below $dir; not removing it"
+			continue
+		fi
+		rm -rf "$dir"
+	done
+	exit "$st"
+}
+trap _kv_cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM

@@ -1,0 +1,174 @@
+#!/bin/bash
+# t_io: values read and written with the ordinary tools: echo >, cat,
+# printf, dd, head, tail, truncate, cp, rm, rsync, and Python for the
+# open flags the shell cannot express.  Ends with a remount showing
+# that what was written is what the store kept.
+. "$(dirname "$0")/lib.sh"
+
+kv_mount a
+N=$KV_MNT/ns
+L=$(kv_tmpdir)
+kv_track_dir "$L"
+
+# ---- echo, cat, printf ---------------------------------------------------
+check "echo > creates a key" bash -c 'echo hello >"$1"' _ "$N/greeting"
+is "$(cat "$N/greeting")" hello "cat reads back what echo wrote"
+is "$(stat -c %s "$N/greeting")" 6 "stat size is the value's length"
+
+printf 'a\0b\377\n\001\r\x7f\0' >"$L/printf"
+printf 'a\0b\377\n\001\r\x7f\0' >"$N/printf"
+same_file "$N/printf" "$L/printf" "printf with NUL and high bytes reads back"
+
+py 'open(a[0], "wb").write(bytes(range(256)) * 64)' "$L/bytes"
+cat "$L/bytes" >"$N/bytes"
+same_file "$N/bytes" "$L/bytes" "all 256 byte values read back exactly"
+
+# ---- dd, head, tail ------------------------------------------------------
+head -c 307200 /dev/urandom >"$L/rand"
+cp "$L/rand" "$N/rand"
+same_file "$N/rand" "$L/rand" "300 KiB random value reads back"
+dd if="$N/rand" bs=1000 skip=7 count=20 of="$L/skip.got" 2>/dev/null
+dd if="$L/rand" bs=1000 skip=7 count=20 of="$L/skip.want" 2>/dev/null
+same_file "$L/skip.got" "$L/skip.want" "dd skip reads the right bytes"
+dd if="$N/rand" bs=1 skip=307190 of="$L/tail.got" 2>/dev/null
+is "$(stat -c %s "$L/tail.got")" 10 "dd skip near the end stops at the end"
+
+head -c 3000 /dev/urandom >"$L/patch"
+cp "$L/rand" "$L/rand.want"
+dd if="$L/patch" of="$L/rand.want" bs=1 seek=5001 conv=notrunc 2>/dev/null
+check "dd seek conv=notrunc writes into a value" \
+	dd if="$L/patch" of="$N/rand" bs=1 seek=5001 conv=notrunc
+same_file "$N/rand" "$L/rand.want" "dd seek changed only its bytes"
+
+dd if="$L/patch" of="$L/sparse.want" bs=4096 seek=3 2>/dev/null
+dd if="$L/patch" of="$N/sparse" bs=4096 seek=3 2>/dev/null
+same_file "$N/sparse" "$L/sparse.want" "dd seek past the end leaves zeros"
+
+head -c 1234 "$N/rand" >"$L/head.got"
+head -c 1234 "$L/rand.want" >"$L/head.want"
+same_file "$L/head.got" "$L/head.want" "head -c is byte-exact"
+tail -c 4321 "$N/rand" >"$L/tail.got"
+tail -c 4321 "$L/rand.want" >"$L/tail.want"
+same_file "$L/tail.got" "$L/tail.want" "tail -c is byte-exact"
+is "$(tail -c 1 "$N/printf" | od -An -tx1 | tr -d ' ')" 00 \
+	"tail -c 1 returns the last byte, a NUL"
+
+# ---- empty values --------------------------------------------------------
+: >"$N/empty"
+is "$(stat -c %s "$N/empty" 2>&1)" 0 "an empty write makes a key of size 0"
+cat "$N/empty" >"$L/empty.out"
+is "$(stat -c %s "$L/empty.out")" 0 "cat of the empty value prints nothing"
+check "touch creates a key" touch "$N/touched"
+is "$(stat -c %s "$N/touched" 2>&1)" 0 "the touched key is an empty value"
+
+# ---- O_TRUNC, writes in place, truncate ----------------------------------
+echo "a long value that is going to be cut" >"$N/trunc"
+printf short >"$N/trunc"
+is "$(cat "$N/trunc")" short "> (O_TRUNC) replaces the whole value"
+
+printf 0123456789abcdef >"$N/inplace"
+check "open r+ and write in the middle" py '
+f = open(a[0], "r+b"); f.seek(4); f.write(b"XY"); f.close()' "$N/inplace"
+is "$(cat "$N/inplace")" 0123XY6789abcdef \
+	"a write without O_TRUNC keeps the rest of the value"
+check "pwrite at an offset through O_WRONLY" py '
+fd = os.open(a[0], os.O_WRONLY); os.pwrite(fd, b"__", 14); os.close(fd)' \
+	"$N/inplace"
+is "$(cat "$N/inplace")" 0123XY6789abcd__ "pwrite replaced the last bytes only"
+
+check "truncate -s shrinks" truncate -s 4 "$N/inplace"
+is "$(cat "$N/inplace")" 0123 "the shrunk value is its first 4 bytes"
+check "truncate -s grows" truncate -s 8 "$N/inplace"
+printf '0123\0\0\0\0' >"$L/grown"
+same_file "$N/inplace" "$L/grown" "growing by truncate appends NUL bytes"
+check "ftruncate on an open descriptor" py '
+fd = os.open(a[0], os.O_RDWR); os.ftruncate(fd, 2); os.close(fd)' "$N/inplace"
+is "$(cat "$N/inplace")" 01 "the value after ftruncate"
+
+run py '
+f = open(a[0], "w+b")
+f.write(b"abc" * 50000)
+f.seek(3000); f.write(b"XYZ")
+f.seek(0); d = f.read()
+print(len(d), d[2998:3004].decode())
+f.close()' "$N/sameopen"
+is "$KV_LAST_OUT" "150000 bcXYZa" "an open file reads back its own writes"
+is "$(stat -c %s "$N/sameopen")" 150000 "and stores them at close"
+
+# ---- O_APPEND, O_EXCL ------------------------------------------------------
+echo one >"$N/log"
+echo two >>"$N/log"
+echo three >>"$N/log"
+is "$(cat "$N/log")" $'one\ntwo\nthree' ">> (O_APPEND) appends"
+
+fails_with "File exists" "O_CREAT|O_EXCL on an existing key: EEXIST" py '
+os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)' "$N/log"
+is "$(cat "$N/log")" $'one\ntwo\nthree' "the failed O_EXCL open left the value"
+check "O_CREAT|O_EXCL on a new key succeeds" py '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+os.write(fd, b"excl"); os.close(fd)' "$N/excl"
+is "$(cat "$N/excl")" excl "the O_EXCL file stored its value"
+
+# ---- cp, rm, rsync -------------------------------------------------------
+head -c 1048576 /dev/urandom >"$L/big"
+check "cp a 1 MiB file in" cp "$L/big" "$N/big"
+same_file "$N/big" "$L/big" "the copy in is identical"
+check "cp it out again" cp "$N/big" "$L/big.out"
+same_file "$L/big.out" "$L/big" "the copy out is identical"
+
+check "rm a key" rm "$N/big"
+fails_with "No such file or directory" "cat after rm: ENOENT" cat "$N/big"
+is "$(ls "$N" | grep -c '^big$')" 0 "ls no longer shows the removed key"
+fails_with "No such file or directory" "rm of a missing key: ENOENT" \
+	rm "$N/big"
+
+head -c 200000 /dev/urandom >"$L/rs"
+cp "$L/rs" "$N/rs"
+{
+	head -c 50000 "$L/rs"
+	printf 'changed in the middle'
+	tail -c +50001 "$L/rs"
+} >"$L/rs.new"
+check "rsync --inplace --no-whole-file updates a value" \
+	rsync -I --inplace --no-whole-file "$L/rs.new" "$N/rs"
+same_file "$N/rs" "$L/rs.new" "the value after rsync --inplace"
+head -c 70000 /dev/urandom >"$L/rs2"
+check "rsync (temporary file, then rename over)" rsync -I "$L/rs2" "$N/rs"
+same_file "$N/rs" "$L/rs2" "the value after rsync's rename"
+is "$(ls -a "$N" | grep -c '^\.rs\.')" 0 "rsync left no temporary key"
+
+# ---- unlink before close, mmap -------------------------------------------
+check "write, unlink, then close" py '
+f = open(a[0], "wb"); f.write(b"discard me"); f.flush()
+os.unlink(a[0]); f.close()' "$N/gone"
+fails_with "No such file or directory" \
+	"a file unlinked before close stores nothing" stat "$N/gone"
+
+head -c 8192 /dev/zero | tr '\0' a >"$N/mapped"
+check "write through a shared mapping" py '
+fd = os.open(a[0], os.O_RDWR)
+m = mmap.mmap(fd, 8192)
+m[4096:4101] = b"HELLO"
+m.flush(); m.close(); os.close(fd)' "$N/mapped"
+{
+	head -c 4096 /dev/zero | tr '\0' a
+	printf HELLO
+	head -c 4091 /dev/zero | tr '\0' a
+} >"$L/mapped"
+same_file "$N/mapped" "$L/mapped" "the mapped write reached the value"
+
+# ---- after a remount, the store holds exactly what was written ------------
+kv_remount a
+N=$KV_MNT/ns
+is "$(cat "$N/greeting")" hello "after remount: echo'd value"
+same_file "$N/printf" "$L/printf" "after remount: printf binary value"
+same_file "$N/bytes" "$L/bytes" "after remount: 256 byte values"
+same_file "$N/rand" "$L/rand.want" "after remount: the dd-patched value"
+is "$(stat -c %s "$N/empty" 2>&1)" 0 "after remount: the empty value"
+is "$(cat "$N/log")" $'one\ntwo\nthree' "after remount: the appended value"
+same_file "$N/mapped" "$L/mapped" "after remount: the mmap-written value"
+is "$(LC_ALL=C ls "$N" | tr '\n' ' ')" \
+	"bytes empty excl greeting inplace log mapped printf rand rs sameopen sparse touched trunc " \
+	"after remount: exactly the keys written, no more"
+
+done_testing

@@ -1,0 +1,119 @@
+#!/bin/bash
+# t_rename: mv within a directory, across directories, over an existing
+# key; a file renamed while open stores under its new name; a reader
+# holding a file open keeps reading the value it opened after the key is
+# deleted or replaced by a rename.
+. "$(dirname "$0")/lib.sh"
+
+kv_mount a
+M=$KV_MNT
+N=$M/ns
+L=$(kv_tmpdir)
+kv_track_dir "$L"
+noent="No such file or directory"
+
+# ---- mv ------------------------------------------------------------------
+echo one >"$N/a"
+check "mv within a directory" mv "$N/a" "$N/b"
+is "$(cat "$N/b" 2>&1)" one "the new name holds the value"
+fails_with "$noent" "the old name is gone" cat "$N/a"
+
+echo two >"$N/c"
+check "mv over an existing key" mv "$N/c" "$N/b"
+is "$(cat "$N/b" 2>&1)" two "the target holds the moved value"
+fails_with "$noent" "the source is gone" cat "$N/c"
+is "$(ls "$N" | tr '\n' ' ')" "b " "only the target is listed"
+
+mkdir "$N/d1" "$N/d2"
+head -c 100000 /dev/urandom >"$L/bin"
+cp "$L/bin" "$N/d1/x"
+check "mv across directories" mv "$N/d1/x" "$N/d2/x"
+same_file "$N/d2/x" "$L/bin" "the moved value arrived whole"
+is "$(ls -A "$N/d1" | wc -l)" 0 "the source directory is empty"
+check "mv into a directory under a new name" mv "$N/b" "$N/d1/renamed"
+is "$(cat "$N/d1/renamed" 2>&1)" two "read it under its new name"
+
+mkdir "$M/other"
+echo ns2 >"$N/tomove"
+check "mv to another namespace" mv "$N/tomove" "$M/other/moved"
+is "$(cat "$M/other/moved" 2>&1)" ns2 "the value is in the other namespace"
+fails_with "$noent" "and no longer in the first" cat "$N/tomove"
+
+fails_with "$noent" "rename of a missing key: ENOENT" py '
+os.rename(a[0], a[1])' "$N/missing" "$N/x"
+fails_with "Is a directory" "rename of a key over a directory: EISDIR" py '
+os.rename(a[0], a[1])' "$N/d2/x" "$N/d1"
+same_file "$N/d2/x" "$L/bin" "the failed rename left the key alone"
+
+check "rename while open for writing" py '
+f = open(a[0], "wb"); f.write(b"written before the rename")
+os.rename(a[0], a[1]); f.write(b", and after"); f.close()' \
+	"$N/open1" "$N/open2"
+is "$(cat "$N/open2" 2>&1)" "written before the rename, and after" \
+	"the put went to the file's new name"
+fails_with "$noent" "and nothing was stored under the old name" \
+	cat "$N/open1"
+
+# ---- a reader keeps what it opened ------------------------------------------
+head -c 300000 /dev/urandom >"$L/old"
+head -c 200000 /dev/urandom >"$L/new"
+cp "$L/old" "$N/r1"
+run py '
+f = open(a[0], "rb")
+os.unlink(a[0])
+data = f.read()
+st = os.fstat(f.fileno())
+f.close()
+print(data == open(a[1], "rb").read(), st.st_size, st.st_nlink)' \
+	"$N/r1" "$L/old"
+is "$KV_LAST_OUT" "True 300000 0" \
+	"an open reader reads the whole old value after rm (fstat: nlink 0)"
+fails_with "$noent" "a new open after rm fails" cat "$N/r1"
+
+cp "$L/old" "$N/r2"
+cp "$L/new" "$N/r2.new"
+run py '
+f = open(a[0], "rb")
+head = f.read(1000)
+os.rename(a[0] + ".new", a[0])
+data = head + f.read()
+f.close()
+print(data == open(a[1], "rb").read())' "$N/r2" "$L/old"
+is "$KV_LAST_OUT" True \
+	"an open reader reads the old value after mv replaced the key"
+same_file "$N/r2" "$L/new" "a new open reads the new value"
+
+cp "$L/old" "$N/r3"
+cp "$L/new" "$N/r3.new"
+run py '
+import subprocess
+f = open(a[0], "rb")
+r = f.read(5000)
+subprocess.run(["mv", "-f", a[0] + ".new", a[0]], check=True)
+rest = f.read()
+f.close()
+print((r + rest) == open(a[1], "rb").read())' "$N/r3" "$L/old"
+is "$KV_LAST_OUT" True "the same with mv run by another process"
+
+printf 'before' >"$N/r4"
+run py '
+f = open(a[0], "rb")
+with open(a[0], "wb") as w:
+    w.write(b"after the O_TRUNC rewrite")
+print(f.read().decode())' "$N/r4"
+is "$KV_LAST_OUT" "after the O_TRUNC rewrite" \
+	"an open reader sees a rewrite in place through O_TRUNC"
+
+# ---- after a remount -------------------------------------------------------
+kv_remount a
+M=$KV_MNT
+N=$M/ns
+same_file "$N/d2/x" "$L/bin" "after remount: the key moved across directories"
+is "$(cat "$N/d1/renamed" 2>&1)" two "after remount: the renamed key"
+is "$(cat "$N/open2" 2>&1)" "written before the rename, and after" \
+	"after remount: the key renamed while open"
+same_file "$N/r2" "$L/new" "after remount: the replaced key has the new value"
+is "$(ls -U "$N" | tr '\n' ' ')" "d1 d2 open2 r2 r3 r4 " \
+	"after remount: exactly the expected names"
+
+done_testing

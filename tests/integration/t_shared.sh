@@ -1,0 +1,94 @@
+#!/bin/bash
+# t_shared: two daemons mounting one database.  With kernel_cache_sec =
+# 0 a change through one mount is seen through the other at once; with
+# the default cache time, any open after the change sees it (kvfs
+# invalidates the kernel's cached data at open), and everything is seen
+# after kernel_cache_sec.  Appends from both mounts all arrive.
+. "$(dirname "$0")/lib.sh"
+
+nocache="[mount]
+kernel_cache_sec = 0
+[namespace ns]"
+kv_mount a "$nocache"
+kv_mount_shared b a "$nocache"
+A=${KV_MNTS[a]}/ns
+B=${KV_MNTS[b]}/ns
+L=$(kv_tmpdir)
+kv_track_dir "$L"
+
+echo "from a" >"$A/k"
+is "$(cat "$B/k" 2>&1)" "from a" "a key written through A is read through B"
+head -c 500000 /dev/urandom >"$L/bin"
+cp "$L/bin" "$A/bin"
+same_file "$B/bin" "$L/bin" "a 500 KB binary value written through A, read through B"
+
+cat "$B/k" >/dev/null
+printf 'FROM A' >"$A/k"
+is "$(cat "$B/k" 2>&1)" "FROM A" \
+	"B reads a replacement of the same length (no stale page cache)"
+echo "a longer value than before" >"$A/k"
+is "$(cat "$B/k" 2>&1)" "a longer value than before" "B reads a longer value"
+is "$(stat -c %s "$B/k" 2>&1)" 27 "B's stat shows the new size"
+
+echo "from b" >"$B/k2"
+is "$(ls "$A" | tr '\n' ' ')" "bin k k2 " "A lists the key B created"
+rm "$A/k2"
+fails_with "No such file or directory" "a key deleted through A is gone in B" \
+	cat "$B/k2"
+
+mkdir "$A/dir"
+is "$(stat -c %F "$B/dir" 2>&1)" directory "a directory made through A is in B"
+echo x >"$B/dir/x"
+fails_with "Directory not empty" "A cannot rmdir what B filled" rmdir "$A/dir"
+mkdir "${KV_MNTS[a]}/newns"
+is "$(stat -c %F "${KV_MNTS[b]}/newns" 2>&1)" directory \
+	"a namespace made through A is in B"
+
+echo a >"$A/excl"
+fails_with "File exists" "O_EXCL in B on a key A just created: EEXIST" py '
+os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)' "$B/excl"
+is "$(cat "$A/excl")" a "the key keeps A's value"
+
+# Appends from both mounts, two processes each, all arrive.
+for p in 1 2; do
+	kv_bg bash -c 'for i in $(seq 1 200); do
+		echo "a$2 line $i" >>"$1"; done' _ "$A/shared.log" "$p"
+	kv_bg bash -c 'for i in $(seq 1 200); do
+		echo "b$2 line $i" >>"$1"; done' _ "$B/shared.log" "$p"
+done
+wait "${KV_BG_PIDS[@]}"
+{
+	for p in a1 a2 b1 b2; do
+		for i in $(seq 1 200); do echo "$p line $i"; done
+	done
+} | sort >"$L/want.log"
+sort "$A/shared.log" >"$L/got.log"
+is "$(wc -l <"$A/shared.log")" 800 "800 lines appended through two mounts"
+same_file "$L/got.log" "$L/want.log" "every appended line is there once, intact"
+is "$(sort "$B/shared.log" | cksum)" "$(cksum <"$L/got.log")" \
+	"B reads the same appended value as A"
+
+# ---- the default kernel_cache_sec = 1 ---------------------------------------
+kv_stop b
+kv_write_config b "[namespace ns]"
+kv_start b || bail "mount b again with the default cache time"
+B=${KV_MNTS[b]}/ns
+
+echo first >"$A/cached"
+is "$(cat "$B/cached")" first "cached: B reads the first value"
+echo second >"$A/cached"
+is "$(cat "$B/cached")" second \
+	"cached: an open in B right after A's put sees the new value"
+printf 'third value, longer' >"$A/cached"
+is "$(cat "$B/cached")" "third value, longer" \
+	"cached: an open in B right after a longer put sees all of it"
+rm "$A/cached"
+sleep 1.5
+fails_with "No such file or directory" \
+	"cached: after kernel_cache_sec B sees the key deleted" cat "$B/cached"
+echo late >"$A/late"
+sleep 1.5
+is "$(ls "$B" | grep -c '^late$')" 1 \
+	"cached: after kernel_cache_sec B lists the new key"
+
+done_testing
