@@ -27,25 +27,25 @@
 enum config_layout { CONFIG_LAYOUT_TREE, CONFIG_LAYOUT_FLAT };
 
 struct config_ns {
-	char *name;  /* directory name, never NULL */
-	char *id;    /* namespace id as in wrangler.json, or NULL */
+	char *name; /* directory name, never NULL */
+	char *id;   /* namespace id as in wrangler.json, or NULL */
 	enum config_layout layout;
-	int line;    /* line of the section header, for messages */
+	int line; /* line of the section header, for messages */
 };
 
 struct config {
-	char *file;            /* path of the config file, NULL if default */
-	char *store_path;      /* absolute path of the SQLite database */
-	int busy_timeout_ms;   /* SQLITE_BUSY retry budget, default 5000 */
-	bool is_sync_full;     /* sync = full: fsync every commit (survives
-				  power loss); normal, the default, survives
-				  a crash of kvfs */
-	uid_t uid;             /* default owner, default: the mounting user */
-	gid_t gid;             /* default group, default: the mounting group */
-	mode_t file_mode;      /* default 0644 */
-	mode_t dir_mode;       /* default 0755 */
+	char *file;	     /* path of the config file, NULL if default */
+	char *store_path;    /* absolute path of the SQLite database */
+	int busy_timeout_ms; /* SQLITE_BUSY retry budget, default 5000 */
+	bool is_sync_full;   /* sync = full: fsync every commit (survives
+				power loss); normal, the default, survives
+				a crash of kvfs */
+	uid_t uid;	     /* default owner, default: the mounting user */
+	gid_t gid;	     /* default group, default: the mounting group */
+	mode_t file_mode;    /* default 0644 */
+	mode_t dir_mode;     /* default 0755 */
 	double kernel_cache_sec; /* default 1, 0 disables kernel caching */
-	struct config_ns *ns;  /* namespaces in file order */
+	struct config_ns *ns;	 /* namespaces in file order */
 	int ns_count;
 };
 

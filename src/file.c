@@ -190,8 +190,7 @@ int file_truncate(struct file *f, uint64_t size)
 	return 0;
 }
 
-int file_read(struct file *f, uint64_t off, void *buf, size_t len,
-	      size_t *n)
+int file_read(struct file *f, uint64_t off, void *buf, size_t len, size_t *n)
 {
 	ssize_t got;
 	size_t done = 0;

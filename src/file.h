@@ -30,20 +30,20 @@
 struct inode;
 
 struct file {
-	struct inode *in;     /* the inode, kept alive by open_count */
-	struct file *next;    /* inode lock; the inode's list of files */
+	struct inode *in;  /* the inode, kept alive by open_count */
+	struct file *next; /* inode lock; the inode's list of files */
 	pthread_mutex_t lock;
 	bool is_writable;     /* opened for writing */
-	bool is_loaded;       /* content holds the whole value */
+	bool is_loaded;	      /* content holds the whole value */
 	bool is_append_only;  /* O_APPEND, nothing but appends so far */
-	bool is_dirty;        /* content differs from what was stored */
+	bool is_dirty;	      /* content differs from what was stored */
 	bool is_too_big;      /* a write crossed the value limit */
 	bool is_created;      /* this open created the key */
-	uint64_t size;        /* bytes of content */
+	uint64_t size;	      /* bytes of content */
 	uint64_t append_base; /* value size at open, for append-only files */
-	char *mem;            /* content while in memory */
-	size_t mem_cap;       /* bytes allocated at mem */
-	int fd;               /* content after spilling, else -1 */
+	char *mem;	      /* content while in memory */
+	size_t mem_cap;	      /* bytes allocated at mem */
+	int fd;		      /* content after spilling, else -1 */
 };
 
 /* A new, empty, unloaded file.  NULL on allocation failure. */
@@ -57,8 +57,7 @@ void file_clear(struct file *f);
 int file_sink(void *f, const void *buf, size_t len);
 
 /* Copy up to len bytes at off into buf; *n gets the count (0 at EOF). */
-int file_read(struct file *f, uint64_t off, void *buf, size_t len,
-	      size_t *n);
+int file_read(struct file *f, uint64_t off, void *buf, size_t len, size_t *n);
 
 /* Write len bytes at off.  -EFBIG past the value limit, -ENOSPC. */
 int file_write(struct file *f, uint64_t off, const void *buf, size_t len);

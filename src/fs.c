@@ -32,18 +32,18 @@
 #include "name.h"
 #include "store.h"
 
-#define FS_KEY_BUF      (STORE_KEY_MAX + 8)
-#define FS_BLKSIZE      131072 /* st_blksize: cp's buffer size hint */
+#define FS_KEY_BUF	(STORE_KEY_MAX + 8)
+#define FS_BLKSIZE	131072 /* st_blksize: cp's buffer size hint */
 #define FS_READ_AT_OPEN 65536  /* values up to this are read at open */
-#define FS_DIR_BATCH    64
-#define FS_DIR_COOKIES  4096   /* seekdir positions kept per open dir */
+#define FS_DIR_BATCH	64
+#define FS_DIR_COOKIES	4096 /* seekdir positions kept per open dir */
 
 struct fs {
 	const struct config *cfg;
 	struct store *st;
 	struct fuse_session *se;
-	char *store_dir;             /* for statfs's free space */
-	int64_t start_ns;            /* times of implied directories */
+	char *store_dir;	     /* for statfs's free space */
+	int64_t start_ns;	     /* times of implied directories */
 	pthread_mutex_t change_lock; /* see the head of the file */
 };
 
@@ -51,9 +51,9 @@ struct fs {
 struct fs_name {
 	int64_t ns;
 	bool is_flat;
-	bool is_value;       /* the name had the ^v suffix */
-	size_t prefix_len;   /* bytes of key that are the parent's prefix */
-	size_t len;          /* bytes in key */
+	bool is_value;	   /* the name had the ^v suffix */
+	size_t prefix_len; /* bytes of key that are the parent's prefix */
+	size_t len;	   /* bytes in key */
 	char key[FS_KEY_BUF];
 };
 
@@ -118,8 +118,9 @@ static double fs_cache_sec(struct fs *fs, const struct store_attr *a)
 	if (a && a->expiration > 0) {
 		now = time(NULL);
 		if (a->expiration - now < sec)
-			sec = a->expiration > now ? (double)(a->expiration - now)
-						  : 0;
+			sec = a->expiration > now
+				  ? (double)(a->expiration - now)
+				  : 0;
 	}
 	return sec;
 }
@@ -171,8 +172,7 @@ static struct inode *fs_inode(fuse_ino_t ino)
 }
 
 /* True (1) if the tree directory with prefix key[0..len) + '/' exists. */
-static int fs_dir_exists(struct fs *fs, int64_t ns, const char *key,
-			 size_t len)
+static int fs_dir_exists(struct fs *fs, int64_t ns, const char *key, size_t len)
 {
 	char lo[FS_KEY_BUF + 1], hi[FS_KEY_BUF + 1];
 
@@ -515,8 +515,8 @@ static int fs_store_locked(struct fs *fs, struct file *f)
 }
 
 /* Make the open file for inode in; fills fi.  */
-static int fs_open_in(struct fs *fs, struct inode *in, struct fuse_file_info *fi,
-		      bool is_created)
+static int fs_open_in(struct fs *fs, struct inode *in,
+		      struct fuse_file_info *fi, bool is_created)
 {
 	bool is_writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	bool is_append = (fi->flags & O_APPEND) && is_writable;
@@ -645,25 +645,24 @@ static int fs_fill_add(struct fs_fill *fl, struct fs_entry *en, uint64_t c,
 		e.ino = in->ino;
 		fs_fill_stat(fl->fs, in->ino, en->type,
 			     en->has_attr ? &en->attr : NULL, &e.attr);
-		e.attr_timeout = e.entry_timeout = fs_cache_sec(
-			fl->fs, en->has_attr ? &en->attr : NULL);
+		e.attr_timeout = e.entry_timeout =
+		    fs_cache_sec(fl->fs, en->has_attr ? &en->attr : NULL);
 		need = fuse_add_direntry_plus(fl->req, fl->buf + fl->used,
-					      fl->size - fl->used, en->name,
-					      &e, (off_t)c);
+					      fl->size - fl->used, en->name, &e,
+					      (off_t)c);
 	} else {
 		inode_lock();
-		in = inode_by_name(en->type, fl->dir->ns, en->key,
-				   en->key_len);
+		in = inode_by_name(en->type, fl->dir->ns, en->key, en->key_len);
 		e.attr.st_ino = in ? in->ino : (1ULL << 63) | c;
 		inode_unlock();
-		e.attr.st_mode = en->type == INODE_KEY && en->has_attr &&
-						 en->attr.mode
-					 ? en->attr.mode
-				 : en->type == INODE_KEY ? S_IFREG
-							 : S_IFDIR;
+		e.attr.st_mode =
+		    en->type == INODE_KEY && en->has_attr && en->attr.mode
+			? en->attr.mode
+		    : en->type == INODE_KEY ? S_IFREG
+					    : S_IFDIR;
 		need = fuse_add_direntry(fl->req, fl->buf + fl->used,
-					 fl->size - fl->used, en->name,
-					 &e.attr, (off_t)c);
+					 fl->size - fl->used, en->name, &e.attr,
+					 (off_t)c);
 		in = NULL;
 	}
 	if (need > fl->size - fl->used) {
@@ -717,17 +716,17 @@ static int fs_ns_entry(void *ctx, int64_t ns, const char *name)
 		}
 		if (l->fl->is_plus) {
 			need = fuse_add_direntry_plus(
-				l->fl->req, l->fl->buf + l->fl->used,
-				l->fl->size - l->fl->used, en.name, &e,
-				(off_t)l->fl->d->next);
+			    l->fl->req, l->fl->buf + l->fl->used,
+			    l->fl->size - l->fl->used, en.name, &e,
+			    (off_t)l->fl->d->next);
 		} else {
 			memset(&e, 0, sizeof(e));
 			e.attr.st_ino = (1ULL << 62) | (uint64_t)ns;
 			e.attr.st_mode = S_IFDIR;
 			need = fuse_add_direntry(
-				l->fl->req, l->fl->buf + l->fl->used,
-				l->fl->size - l->fl->used, en.name, &e.attr,
-				(off_t)l->fl->d->next);
+			    l->fl->req, l->fl->buf + l->fl->used,
+			    l->fl->size - l->fl->used, en.name, &e.attr,
+			    (off_t)l->fl->d->next);
 		}
 		if (need > l->fl->size - l->fl->used) {
 			if (l->fl->is_plus)
@@ -831,8 +830,7 @@ static int fs_row_entry(struct fs *fs, struct inode *dir, const char *prefix,
 	return rc ? 0 : 1; /* a name that cannot be shown is skipped */
 }
 
-static int fs_list_keys(struct fs_fill *fl, const char *start,
-			size_t start_len)
+static int fs_list_keys(struct fs_fill *fl, const char *start, size_t start_len)
 {
 	char prefix[FS_KEY_BUF], end[FS_KEY_BUF], pos[FS_KEY_BUF + 1];
 	char next[FS_KEY_BUF + 1];
@@ -858,20 +856,19 @@ static int fs_list_keys(struct fs_fill *fl, const char *start,
 		return -ENOMEM;
 	while (rc == 0 && !fl->is_full) {
 		rows->n = 0;
-		rc = fl->fs->st->ops->list(fl->fs->st, fl->dir->ns, pos,
-					   pos_len, prefix_len ? end : NULL,
-					   prefix_len, FS_DIR_BATCH,
-					   fs_rows_add, rows);
+		rc =
+		    fl->fs->st->ops->list(fl->fs->st, fl->dir->ns, pos, pos_len,
+					  prefix_len ? end : NULL, prefix_len,
+					  FS_DIR_BATCH, fs_rows_add, rows);
 		if (rc || rows->n == 0)
 			break;
 		for (i = 0; i < rows->n && rc == 0; i++) {
 			memset(&en, 0, sizeof(en));
-			rc = fs_row_entry(fl->fs, fl->dir, prefix, prefix_len,
-					  rows->row[i].key,
-					  rows->row[i].key_len,
-					  rows->row[i].kind,
-					  &rows->row[i].attr, &en, next,
-					  &next_len);
+			rc =
+			    fs_row_entry(fl->fs, fl->dir, prefix, prefix_len,
+					 rows->row[i].key, rows->row[i].key_len,
+					 rows->row[i].kind, &rows->row[i].attr,
+					 &en, next, &next_len);
 			if (rc == 1)
 				rc = fs_fill_add(fl, &en, fl->d->next, next,
 						 next_len);
@@ -908,7 +905,8 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	if (conn->max_write < 1024 * 1024 && conn->capable & FUSE_CAP_SPLICE_READ)
+	if (conn->max_write < 1024 * 1024 &&
+	    conn->capable & FUSE_CAP_SPLICE_READ)
 		conn->max_write = 1024 * 1024;
 }
 
@@ -1093,10 +1091,9 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 	}
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
 		a.mtime_ns = to_set & FUSE_SET_ATTR_MTIME_NOW
-				     ? fs_now_ns()
-				     : (int64_t)attr->st_mtim.tv_sec *
-						       1000000000 +
-					       attr->st_mtim.tv_nsec;
+				 ? fs_now_ns()
+				 : (int64_t)attr->st_mtim.tv_sec * 1000000000 +
+				       attr->st_mtim.tv_nsec;
 		mask |= STORE_SET_MTIME;
 	}
 	if (!mask)
@@ -1289,8 +1286,8 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_entry(req, &e);
 }
 
-static void fs_op_symlink(fuse_req_t req, const char *link,
-			  fuse_ino_t parent, const char *name)
+static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			  const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct inode *pin = fs_inode(parent);
@@ -1456,8 +1453,7 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0) {
 		pthread_mutex_lock(&fs->change_lock);
 		fs_preserve_readers(fs, n.ns, n.key, n.len);
-		rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len,
-					 STORE_KEY);
+		rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len, STORE_KEY);
 		inode_lock();
 		inode_unlink(INODE_KEY, n.ns, n.key, n.len);
 		inode_unlock();
@@ -1547,8 +1543,9 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	if (pin && pin->type == INODE_ROOT) {
-		rc = config_find_ns(fs->cfg, name) ? -EPERM
-			: fs->st->ops->ns_remove(fs->st, name);
+		rc = config_find_ns(fs->cfg, name)
+			 ? -EPERM
+			 : fs->st->ops->ns_remove(fs->st, name);
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -1590,9 +1587,9 @@ static int fs_rename_names(struct fs *fs, struct fs_name *from,
 	if (is_dir) {
 		if (to->is_flat || to->len + 1 > STORE_KEY_MAX)
 			return to->is_flat ? -EXDEV : -ENAMETOOLONG;
-		if (!to->is_flat && fs->st->ops->stat(fs->st, to->ns, to->key,
-						      to->len, STORE_KEY,
-						      NULL) == 0 &&
+		if (!to->is_flat &&
+		    fs->st->ops->stat(fs->st, to->ns, to->key, to->len,
+				      STORE_KEY, NULL) == 0 &&
 		    fs_dir_exists(fs, to->ns, to->key, to->len) == 0)
 			return -ENOTDIR;
 		from->key[from->len++] = '/';
@@ -1602,9 +1599,9 @@ static int fs_rename_names(struct fs *fs, struct fs_name *from,
 			return noreplace ? -EEXIST : -ENOTEMPTY;
 		if (rc < 0)
 			return rc;
-		rc = fs->st->ops->rename(fs->st, from->ns, from->key,
-					 from->len, to->ns, to->key, to->len,
-					 STORE_DIR, noreplace);
+		rc = fs->st->ops->rename(fs->st, from->ns, from->key, from->len,
+					 to->ns, to->key, to->len, STORE_DIR,
+					 noreplace);
 		if (rc == 0) {
 			inode_lock();
 			rc = inode_rename(INODE_DIR, from->ns, from->key,
@@ -1617,9 +1614,8 @@ static int fs_rename_names(struct fs *fs, struct fs_name *from,
 	    fs_dir_exists(fs, to->ns, to->key, to->len) == 1)
 		return -EISDIR;
 	fs_preserve_readers(fs, to->ns, to->key, to->len);
-	rc = fs->st->ops->rename(fs->st, from->ns, from->key, from->len,
-				 to->ns, to->key, to->len, STORE_KEY,
-				 noreplace);
+	rc = fs->st->ops->rename(fs->st, from->ns, from->key, from->len, to->ns,
+				 to->key, to->len, STORE_KEY, noreplace);
 	if (rc == 0) {
 		inode_lock();
 		rc = inode_rename(INODE_KEY, from->ns, from->key, from->len,
@@ -1702,8 +1698,11 @@ static void fs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi, bool is_plus)
 {
 	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
-	struct fs_fill fl = {.req = req, .fs = fs_of(req), .d = d,
-			     .is_plus = is_plus, .size = size};
+	struct fs_fill fl = {.req = req,
+			     .fs = fs_of(req),
+			     .d = d,
+			     .is_plus = is_plus,
+			     .size = size};
 	uint64_t c = (uint64_t)off;
 	struct fs_entry dot;
 	const char *pos = "";
@@ -1737,10 +1736,9 @@ static void fs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
 		if (is_plus) {
 			struct fuse_entry_param e = {.ino = 0, .attr = st};
 
-			rc = (int)fuse_add_direntry_plus(req, fl.buf + fl.used,
-							 size - fl.used,
-							 dot.name, &e,
-							 (off_t)c + 1);
+			rc = (int)fuse_add_direntry_plus(
+			    req, fl.buf + fl.used, size - fl.used, dot.name, &e,
+			    (off_t)c + 1);
 		} else {
 			rc = (int)fuse_add_direntry(req, fl.buf + fl.used,
 						    size - fl.used, dot.name,
@@ -1762,10 +1760,11 @@ static void fs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
 	}
 	if (!fl.is_full) {
 		if (fl.dir->type == INODE_ROOT) {
-			struct fs_ns_list l = {.fl = &fl, .after = pos,
-					       .after_len = pos_len};
+			struct fs_ns_list l = {
+			    .fl = &fl, .after = pos, .after_len = pos_len};
 
-			rc = fl.fs->st->ops->ns_list(fl.fs->st, fs_ns_entry, &l);
+			rc =
+			    fl.fs->st->ops->ns_list(fl.fs->st, fs_ns_entry, &l);
 			if (rc == 0)
 				rc = l.rc;
 		} else {
@@ -1876,8 +1875,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	fuse_reply_err(req, EOPNOTSUPP);
 }
 
-static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
-			      const char *name)
+static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	(void)ino;
 	(void)name;
@@ -1885,37 +1883,37 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
-	.init = fs_op_init,
-	.destroy = fs_op_destroy,
-	.lookup = fs_op_lookup,
-	.forget = fs_op_forget,
-	.forget_multi = fs_op_forget_multi,
-	.getattr = fs_op_getattr,
-	.setattr = fs_op_setattr,
-	.readlink = fs_op_readlink,
-	.mknod = fs_op_mknod,
-	.mkdir = fs_op_mkdir,
-	.unlink = fs_op_unlink,
-	.rmdir = fs_op_rmdir,
-	.symlink = fs_op_symlink,
-	.rename = fs_op_rename,
-	.link = fs_op_link,
-	.open = fs_op_open,
-	.read = fs_op_read,
-	.write = fs_op_write,
-	.flush = fs_op_flush,
-	.release = fs_op_release,
-	.fsync = fs_op_fsync,
-	.opendir = fs_op_opendir,
-	.readdir = fs_op_readdir,
-	.readdirplus = fs_op_readdirplus,
-	.releasedir = fs_op_releasedir,
-	.statfs = fs_op_statfs,
-	.setxattr = fs_op_setxattr,
-	.getxattr = fs_op_getxattr,
-	.listxattr = fs_op_listxattr,
-	.removexattr = fs_op_removexattr,
-	.create = fs_op_create,
+    .init = fs_op_init,
+    .destroy = fs_op_destroy,
+    .lookup = fs_op_lookup,
+    .forget = fs_op_forget,
+    .forget_multi = fs_op_forget_multi,
+    .getattr = fs_op_getattr,
+    .setattr = fs_op_setattr,
+    .readlink = fs_op_readlink,
+    .mknod = fs_op_mknod,
+    .mkdir = fs_op_mkdir,
+    .unlink = fs_op_unlink,
+    .rmdir = fs_op_rmdir,
+    .symlink = fs_op_symlink,
+    .rename = fs_op_rename,
+    .link = fs_op_link,
+    .open = fs_op_open,
+    .read = fs_op_read,
+    .write = fs_op_write,
+    .flush = fs_op_flush,
+    .release = fs_op_release,
+    .fsync = fs_op_fsync,
+    .opendir = fs_op_opendir,
+    .readdir = fs_op_readdir,
+    .readdirplus = fs_op_readdirplus,
+    .releasedir = fs_op_releasedir,
+    .statfs = fs_op_statfs,
+    .setxattr = fs_op_setxattr,
+    .getxattr = fs_op_getxattr,
+    .listxattr = fs_op_listxattr,
+    .removexattr = fs_op_removexattr,
+    .create = fs_op_create,
 };
 
 /* --- start-up ----------------------------------------------------- */
@@ -1929,8 +1927,8 @@ static int fs_create_namespaces(struct fs *fs)
 	for (i = 0; i < fs->cfg->ns_count; i++) {
 		rc = fs->st->ops->ns_find(fs->st, fs->cfg->ns[i].name, &ns);
 		if (rc == -ENOENT)
-			rc = fs->st->ops->ns_create(fs->st,
-						    fs->cfg->ns[i].name, &ns);
+			rc = fs->st->ops->ns_create(fs->st, fs->cfg->ns[i].name,
+						    &ns);
 		if (rc && rc != -EEXIST)
 			return rc;
 	}
@@ -1942,9 +1940,9 @@ static int fs_open_store(struct fs *fs)
 	char err[512], *slash;
 	int rc;
 
-	rc = store_sqlite_open(fs->cfg->store_path, fs->cfg->busy_timeout_ms,
-			       fs->cfg->is_sync_full,
-			       &fs->st, err, sizeof(err));
+	rc =
+	    store_sqlite_open(fs->cfg->store_path, fs->cfg->busy_timeout_ms,
+			      fs->cfg->is_sync_full, &fs->st, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
 		return rc;
@@ -1973,8 +1971,8 @@ static int fs_session_args(const struct fs_mount *m, struct fuse_args *args)
 		 m->cfg->file ? m->cfg->file : "kvfs",
 		 m->fuse_opts && *m->fuse_opts ? "," : "",
 		 m->fuse_opts ? m->fuse_opts : "");
-	if (fuse_opt_add_arg(args, "kvfs") ||
-	    fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, opts))
+	if (fuse_opt_add_arg(args, "kvfs") || fuse_opt_add_arg(args, "-o") ||
+	    fuse_opt_add_arg(args, opts))
 		return -ENOMEM;
 	if (m->is_debug && fuse_opt_add_arg(args, "-d"))
 		return -ENOMEM;
@@ -1990,8 +1988,7 @@ int fs_main(const struct fs_mount *m)
 
 	fs.start_ns = fs_now_ns();
 	pthread_mutex_init(&fs.change_lock, NULL);
-	if (inode_table_init() ||
-	    !inode_get(INODE_ROOT, 0, false, "", 0)) {
+	if (inode_table_init() || !inode_get(INODE_ROOT, 0, false, "", 0)) {
 		log_error("out of memory");
 		return 1;
 	}

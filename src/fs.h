@@ -14,7 +14,7 @@ struct fs_mount {
 	const char *mountpoint;
 	const char *fuse_opts; /* -o options for libfuse, or NULL */
 	bool is_foreground;
-	bool is_debug;         /* libfuse's own request trace */
+	bool is_debug; /* libfuse's own request trace */
 };
 
 /*

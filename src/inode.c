@@ -71,7 +71,8 @@ static int map_init(struct inode_map *m)
 }
 
 /* Double the buckets when the map is fuller than one per bucket. */
-static void map_grow(struct inode_map *m, struct inode **(*next)(struct inode *),
+static void map_grow(struct inode_map *m,
+		     struct inode **(*next)(struct inode *),
 		     size_t (*hash)(struct inode *))
 {
 	struct inode **nb, *in, *after;
@@ -167,8 +168,8 @@ struct inode *inode_find(uint64_t ino)
 	return in;
 }
 
-struct inode *inode_by_name(enum inode_type type, int64_t ns,
-			    const char *key, size_t key_len)
+struct inode *inode_by_name(enum inode_type type, int64_t ns, const char *key,
+			    size_t key_len)
 {
 	size_t b = hash_name(type, ns, key, key_len) & (by_name.size - 1);
 	struct inode *in;
@@ -215,8 +216,7 @@ struct inode *inode_get(enum inode_type type, int64_t ns, bool is_flat,
 /* Free in if neither the kernel nor an open file holds it. */
 static void inode_maybe_free(struct inode *in)
 {
-	if (in->nlookup > 0 || in->open_count > 0 ||
-	    in->type == INODE_ROOT)
+	if (in->nlookup > 0 || in->open_count > 0 || in->type == INODE_ROOT)
 		return;
 	if (!in->is_unlinked)
 		map_del(&by_name, in, name_next, name_hash_of);
@@ -281,8 +281,7 @@ static int inode_rekey(struct inode *in, int64_t ns, const char *key,
 }
 
 int inode_rename(enum inode_type type, int64_t from_ns, const char *from,
-		 size_t from_len, int64_t to_ns, const char *to,
-		 size_t to_len)
+		 size_t from_len, int64_t to_ns, const char *to, size_t to_len)
 {
 	struct inode *in, *after, **moved = NULL;
 	size_t i, n = 0, cap = 0;
@@ -326,8 +325,10 @@ int inode_rename(enum inode_type type, int64_t from_ns, const char *from,
 			break;
 		}
 		memcpy(key, to, to_len);
-		memcpy(key + to_len, in->key + from_len, in->key_len - from_len);
-		rc = inode_rekey(in, to_ns, key, to_len + in->key_len - from_len);
+		memcpy(key + to_len, in->key + from_len,
+		       in->key_len - from_len);
+		rc = inode_rekey(in, to_ns, key,
+				 to_len + in->key_len - from_len);
 		free(key);
 	}
 	free(moved);

@@ -31,16 +31,16 @@ struct file;
 struct inode {
 	uint64_t ino;
 	enum inode_type type;
-	int64_t ns;       /* namespace id; 0 for the root */
-	bool is_flat;     /* namespace uses the flat layout */
-	char *key;        /* lock; INODE_DIR: prefix with '/', NS: "" */
-	size_t key_len;   /* lock */
-	uint64_t nlookup; /* lock; lookups the kernel holds */
-	int open_count;   /* lock; open files and directories */
-	bool is_unlinked; /* lock; key deleted or replaced */
+	int64_t ns;		 /* namespace id; 0 for the root */
+	bool is_flat;		 /* namespace uses the flat layout */
+	char *key;		 /* lock; INODE_DIR: prefix with '/', NS: "" */
+	size_t key_len;		 /* lock */
+	uint64_t nlookup;	 /* lock; lookups the kernel holds */
+	int open_count;		 /* lock; open files and directories */
+	bool is_unlinked;	 /* lock; key deleted or replaced */
 	uint64_t kernel_version; /* lock; value version the kernel caches */
-	struct file *files;      /* lock; open files, linked by next */
-	struct inode *ino_next;  /* lock; number map chain */
+	struct file *files;	 /* lock; open files, linked by next */
+	struct inode *ino_next;	 /* lock; number map chain */
 	struct inode *name_next; /* lock; name map chain */
 };
 
@@ -65,8 +65,8 @@ struct inode *inode_get(enum inode_type type, int64_t ns, bool is_flat,
 /*
  * The live inode for (type, ns, key), or NULL.  Caller holds the lock.
  */
-struct inode *inode_by_name(enum inode_type type, int64_t ns,
-			    const char *key, size_t key_len);
+struct inode *inode_by_name(enum inode_type type, int64_t ns, const char *key,
+			    size_t key_len);
 
 /* Drop n lookups; frees the inode when nothing holds it.  Takes the lock. */
 void inode_forget(uint64_t ino, uint64_t n);
@@ -89,8 +89,7 @@ struct inode *inode_unlink(enum inode_type type, int64_t ns, const char *key,
  * Caller holds the lock.
  */
 int inode_rename(enum inode_type type, int64_t from_ns, const char *from,
-		 size_t from_len, int64_t to_ns, const char *to,
-		 size_t to_len);
+		 size_t from_len, int64_t to_ns, const char *to, size_t to_len);
 
 /* Every inode with open files, for shutdown.  Caller holds the lock. */
 void inode_each_open(void (*fn)(struct inode *in, void *ctx), void *ctx);

@@ -23,8 +23,8 @@ void log_use_syslog(void)
 
 static void log_vmsg(int level, const char *fmt, va_list ap)
 {
-	static const char *names[] = {"emerg", "alert", "crit",  "error",
-				      "warn",  "note",  "info",  "debug"};
+	static const char *names[] = {"emerg", "alert", "crit", "error",
+				      "warn",  "note",	"info", "debug"};
 	char line[2048];
 	struct timespec ts;
 	struct tm tm;
@@ -44,8 +44,8 @@ static void log_vmsg(int level, const char *fmt, va_list ap)
 	localtime_r(&ts.tv_sec, &tm);
 	fprintf(stderr, "%04d-%02d-%02d %02d:%02d:%02d.%03ld kvfs %s: %s\n",
 		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		names[level & 7], line);
+		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[level & 7],
+		line);
 }
 
 void log_msg(int level, const char *fmt, ...)

@@ -22,7 +22,7 @@ void log_use_syslog(void);
 void log_capture_fuse(void);
 
 void log_msg(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...)                                                         \
 	do {                                                                   \

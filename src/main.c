@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -44,9 +46,9 @@ static void usage(FILE *out)
  */
 static bool is_foreign_opt(const char *o, size_t len)
 {
-	static const char *const names[] = {"_netdev", "nofail", "auto",
-					    "noauto",  "user",   "users",
-					    "defaults", "rw",    "nouser"};
+	static const char *const names[] = {"_netdev",	"nofail", "auto",
+					    "noauto",	"user",	  "users",
+					    "defaults", "rw",	  "nouser"};
 	size_t i;
 
 	if (len >= 10 && !strncmp(o, "x-systemd.", 10))
@@ -157,6 +159,33 @@ static int make_parent_dirs(const char *path)
 	return 0;
 }
 
+/*
+ * A kvfs that was killed leaves its mount behind, answering ENOTCONN
+ * ("Transport endpoint is not connected").  Detach it so that a new kvfs
+ * can mount there.  Returns true if the mountpoint works again.
+ */
+static bool clear_dead_mount(const char *mountpoint)
+{
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	fprintf(stderr, "kvfs: %s: clearing the mount a stopped kvfs left\n",
+		mountpoint);
+	if (geteuid() == 0 && umount2(mountpoint, MNT_DETACH) == 0)
+		return stat(mountpoint, &st) == 0;
+	pid = fork();
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", "--",
+		       mountpoint, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return false;
+	return stat(mountpoint, &st) == 0;
+}
+
 /* Open and close the store once, so its errors reach the terminal. */
 static int check_store(const struct config *cfg)
 {
@@ -165,8 +194,7 @@ static int check_store(const struct config *cfg)
 	int rc;
 
 	rc = store_sqlite_open(cfg->store_path, cfg->busy_timeout_ms,
-			       cfg->is_sync_full, &st,
-			       err, sizeof(err));
+			       cfg->is_sync_full, &st, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "kvfs: %s\n", err);
 		return 1;
@@ -180,7 +208,8 @@ int main(int argc, char **argv)
 	struct args a = {0};
 	struct config cfg;
 	struct fs_mount m;
-	char err[1024];
+	char err[1024], *mountpoint;
+	struct stat st;
 	int rc;
 
 	rc = parse_args(argc, argv, &a);
@@ -209,12 +238,23 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	/* Detaching changes the working directory: use an absolute path. */
+	if (stat(a.mountpoint, &st) && errno == ENOTCONN)
+		clear_dead_mount(a.mountpoint);
+	mountpoint = realpath(a.mountpoint, NULL);
+	if (!mountpoint) {
+		fprintf(stderr, "kvfs: %s: %s\n", a.mountpoint,
+			strerror(errno));
+		config_free(&cfg);
+		return 1;
+	}
 	m = (struct fs_mount){.cfg = &cfg,
-			      .mountpoint = a.mountpoint,
+			      .mountpoint = mountpoint,
 			      .fuse_opts = a.opts,
 			      .is_foreground = a.is_foreground,
 			      .is_debug = a.is_debug};
 	rc = fs_main(&m);
+	free(mountpoint);
 	config_free(&cfg);
 	return rc;
 }

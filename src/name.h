@@ -113,7 +113,6 @@ int name_decode(const char *name, size_t len, int flags, char *out,
  */
 int name_key_to_path(const char *key, size_t len, int flags, char *out,
 		     size_t out_size);
-int name_path_to_key(const char *path, int flags, char *out,
-		     size_t *key_len);
+int name_path_to_key(const char *path, int flags, char *out, size_t *key_len);
 
 #endif

@@ -30,18 +30,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STORE_KEY_MAX   512      /* bytes of UTF-8, Workers KV's key limit */
+#define STORE_KEY_MAX	512	 /* bytes of UTF-8, Workers KV's key limit */
 #define STORE_VALUE_MAX 26214400 /* bytes, Workers KV's value limit */
-#define STORE_META_MAX  1024     /* bytes of compact JSON metadata */
+#define STORE_META_MAX	1024	 /* bytes of compact JSON metadata */
 
 enum store_kind { STORE_KEY = 0, STORE_DIR = 1 };
 
 /* What a row carries besides its value. */
 struct store_attr {
-	uint64_t size;      /* value length in bytes */
-	uint32_t mode;      /* st_mode with type bits; 0: none stored */
-	int64_t uid;        /* owner, -1: none stored */
-	int64_t gid;        /* group, -1: none stored */
+	uint64_t size;	    /* value length in bytes */
+	uint32_t mode;	    /* st_mode with type bits; 0: none stored */
+	int64_t uid;	    /* owner, -1: none stored */
+	int64_t gid;	    /* group, -1: none stored */
 	int64_t mtime_ns;   /* last put, or what utimensat set */
 	int64_t ctime_ns;   /* last change of value or attributes */
 	int64_t expiration; /* seconds since the epoch, 0: never */
@@ -49,19 +49,21 @@ struct store_attr {
 };
 
 /* Which fields of struct store_attr a setattr call changes. */
-#define STORE_SET_MODE  1
-#define STORE_SET_UID   2
-#define STORE_SET_GID   4
+#define STORE_SET_MODE	1
+#define STORE_SET_UID	2
+#define STORE_SET_GID	4
 #define STORE_SET_MTIME 8
 
 /* Flags for struct store_put. */
-#define STORE_PUT_EXCL      1 /* fail with -EEXIST if the key exists */
-#define STORE_PUT_APPEND    2 /* append to the current value */
-#define STORE_PUT_KEEP_META 4 /* keep metadata and expiration (file
-				 semantics); without it they are cleared,
-				 as by a Workers KV put */
-#define STORE_PUT_NEW_ONLY_ATTR 8 /* apply attr's mode/uid/gid only when
-				     the key is created */
+#define STORE_PUT_EXCL	 1 /* fail with -EEXIST if the key exists */
+#define STORE_PUT_APPEND 2 /* append to the current value */
+#define STORE_PUT_KEEP_META                                                    \
+	4 /* keep metadata and expiration (file                                \
+	     semantics); without it they are cleared,                          \
+	     as by a Workers KV put */
+#define STORE_PUT_NEW_ONLY_ATTR                                                \
+	8 /* apply attr's mode/uid/gid only when                               \
+	     the key is created */
 
 /*
  * Where a put's value comes from: read(ctx, off, buf, len) must fill
@@ -69,13 +71,13 @@ struct store_attr {
  * negative errno that aborts the put.
  */
 struct store_put {
-	int flags;                /* STORE_PUT_* */
-	uint64_t size;            /* bytes in the value (or to append) */
+	int flags;     /* STORE_PUT_* */
+	uint64_t size; /* bytes in the value (or to append) */
 	int (*read)(void *ctx, uint64_t off, void *buf, size_t len);
 	void *ctx;
-	struct store_attr attr;   /* mode, uid, gid, mtime_ns (0: now) */
-	const char *metadata;     /* JSON or NULL, without KEEP_META */
-	int64_t expiration;       /* 0: none, without KEEP_META */
+	struct store_attr attr; /* mode, uid, gid, mtime_ns (0: now) */
+	const char *metadata;	/* JSON or NULL, without KEEP_META */
+	int64_t expiration;	/* 0: none, without KEEP_META */
 };
 
 /* One row as list() reports it; key is valid during the callback. */
@@ -95,7 +97,7 @@ typedef int (*store_ns_fn)(void *ctx, int64_t ns, const char *name);
 
 struct store_usage {
 	uint64_t bytes; /* value bytes stored, all namespaces */
-	uint64_t keys;  /* rows, all namespaces */
+	uint64_t keys;	/* rows, all namespaces */
 };
 
 struct store;
@@ -143,9 +145,9 @@ struct store_ops {
 	 * Rows with lo <= key < hi (hi NULL: no upper bound), ordered by
 	 * key then kind, at most limit of them, live ones only.
 	 */
-	int (*list)(struct store *st, int64_t ns, const char *lo,
-		    size_t lo_len, const char *hi, size_t hi_len, int limit,
-		    store_row_fn fn, void *ctx);
+	int (*list)(struct store *st, int64_t ns, const char *lo, size_t lo_len,
+		    const char *hi, size_t hi_len, int limit, store_row_fn fn,
+		    void *ctx);
 	/* True (1) if any live row has lo <= key < hi, else 0. */
 	int (*any)(struct store *st, int64_t ns, const char *lo, size_t lo_len,
 		   const char *hi, size_t hi_len);
@@ -172,9 +174,8 @@ struct store {
  * not a kvfs database is refused with -EINVAL and left untouched; err
  * gets one line saying why.
  */
-int store_sqlite_open(const char *path, int busy_timeout_ms,
-		      bool is_sync_full, struct store **out, char *err,
-		      size_t err_size);
+int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
+		      struct store **out, char *err, size_t err_size);
 
 /*
  * The upper bound of a prefix range: prefix with its last byte + 1,

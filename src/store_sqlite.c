@@ -27,37 +27,37 @@
 #include "log.h"
 #include "store.h"
 
-#define SQ_APP_ID       0x6b766673 /* "kvfs" */
-#define SQ_SCHEMA       1
+#define SQ_APP_ID	0x6b766673 /* "kvfs" */
+#define SQ_SCHEMA	1
 #define SQ_INLINE_BYTES 65536 /* values up to this go through bind/column */
-#define SQ_CHUNK        (256 * 1024)
+#define SQ_CHUNK	(256 * 1024)
 
 static const char sq_schema_sql[] =
-	"PRAGMA application_id = 1802921587;"
-	"PRAGMA user_version = 1;"
-	"CREATE TABLE ns(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-	" bytes INTEGER NOT NULL DEFAULT 0, keys INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE kv(id INTEGER PRIMARY KEY,"
-	" ns INTEGER NOT NULL REFERENCES ns(id),"
-	" key BLOB NOT NULL, kind INTEGER NOT NULL,"
-	" size INTEGER NOT NULL DEFAULT 0, mode INTEGER NOT NULL DEFAULT 0,"
-	" uid INTEGER NOT NULL DEFAULT -1, gid INTEGER NOT NULL DEFAULT -1,"
-	" mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
-	" expiration INTEGER NOT NULL DEFAULT 0, metadata TEXT,"
-	" version INTEGER NOT NULL, value BLOB NOT NULL DEFAULT x'',"
-	" UNIQUE(ns, key, kind));"
-	"CREATE INDEX kv_expiration ON kv(expiration) WHERE expiration > 0;"
-	"CREATE TRIGGER kv_ins AFTER INSERT ON kv BEGIN"
-	" UPDATE ns SET bytes = bytes + NEW.size, keys = keys + 1"
-	" WHERE id = NEW.ns; END;"
-	"CREATE TRIGGER kv_del AFTER DELETE ON kv BEGIN"
-	" UPDATE ns SET bytes = bytes - OLD.size, keys = keys - 1"
-	" WHERE id = OLD.ns; END;"
-	"CREATE TRIGGER kv_upd AFTER UPDATE OF size, ns ON kv BEGIN"
-	" UPDATE ns SET bytes = bytes - OLD.size, keys = keys - 1"
-	" WHERE id = OLD.ns;"
-	" UPDATE ns SET bytes = bytes + NEW.size, keys = keys + 1"
-	" WHERE id = NEW.ns; END;";
+    "PRAGMA application_id = 1802921587;"
+    "PRAGMA user_version = 1;"
+    "CREATE TABLE ns(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " bytes INTEGER NOT NULL DEFAULT 0, keys INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE kv(id INTEGER PRIMARY KEY,"
+    " ns INTEGER NOT NULL REFERENCES ns(id),"
+    " key BLOB NOT NULL, kind INTEGER NOT NULL,"
+    " size INTEGER NOT NULL DEFAULT 0, mode INTEGER NOT NULL DEFAULT 0,"
+    " uid INTEGER NOT NULL DEFAULT -1, gid INTEGER NOT NULL DEFAULT -1,"
+    " mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
+    " expiration INTEGER NOT NULL DEFAULT 0, metadata TEXT,"
+    " version INTEGER NOT NULL, value BLOB NOT NULL DEFAULT x'',"
+    " UNIQUE(ns, key, kind));"
+    "CREATE INDEX kv_expiration ON kv(expiration) WHERE expiration > 0;"
+    "CREATE TRIGGER kv_ins AFTER INSERT ON kv BEGIN"
+    " UPDATE ns SET bytes = bytes + NEW.size, keys = keys + 1"
+    " WHERE id = NEW.ns; END;"
+    "CREATE TRIGGER kv_del AFTER DELETE ON kv BEGIN"
+    " UPDATE ns SET bytes = bytes - OLD.size, keys = keys - 1"
+    " WHERE id = OLD.ns; END;"
+    "CREATE TRIGGER kv_upd AFTER UPDATE OF size, ns ON kv BEGIN"
+    " UPDATE ns SET bytes = bytes - OLD.size, keys = keys - 1"
+    " WHERE id = OLD.ns;"
+    " UPDATE ns SET bytes = bytes + NEW.size, keys = keys + 1"
+    " WHERE id = NEW.ns; END;";
 
 #define SQ_ATTR_COLS                                                           \
 	"size, mode, uid, gid, mtime_ns, ctime_ns, expiration, version"
@@ -98,81 +98,80 @@ enum sq_stmt_id {
  * the rest as each statement says.
  */
 static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
-	[SQ_BEGIN_READ] = "BEGIN",
-	[SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
-	[SQ_COMMIT] = "COMMIT",
-	[SQ_ROLLBACK] = "ROLLBACK",
-	[SQ_NS_LIST] = "SELECT id, name FROM ns ORDER BY name",
-	[SQ_NS_FIND] = "SELECT id FROM ns WHERE name = ?1",
-	[SQ_NS_CREATE] = "INSERT INTO ns(name) VALUES (?1)",
-	[SQ_NS_ANY_ROW] = "SELECT 1 FROM kv WHERE ns = ?1 LIMIT 1",
-	[SQ_NS_DROP_EXPIRED] = "DELETE FROM kv WHERE ns = ?1 AND expiration > 0"
-			       " AND expiration <= ?9",
-	[SQ_NS_REMOVE] = "DELETE FROM ns WHERE id = ?1",
-	[SQ_STAT] = "SELECT " SQ_ATTR_COLS ", id FROM kv"
-		    " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
-	[SQ_GET] = "SELECT " SQ_ATTR_COLS ", id,"
-		   " CASE WHEN size <= 65536 THEN value END FROM kv"
-		   " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
-	[SQ_DROP_EXPIRED] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
-			    " AND kind = 0 AND expiration > 0"
-			    " AND expiration <= ?9",
-	/* ?4 size ?5 value ?6 mode ?7 uid ?8 gid ?10 mtime ?11 now_ns
-	   ?12 keep meta ?13 metadata ?14 expiration ?15 attrs on create
-	   only */
-	[SQ_PUT] =
-		"INSERT INTO kv(ns, key, kind, size, value, mode, uid, gid,"
-		" mtime_ns, ctime_ns, expiration, metadata, version)"
-		" VALUES (?1, ?2, 0, ?4, ?5, ?6, ?7, ?8, ?10, ?11, ?14, ?13,"
-		" ?11)"
-		" ON CONFLICT(ns, key, kind) DO UPDATE SET size = ?4,"
-		" value = ?5,"
-		" mode = CASE WHEN ?15 OR ?6 = 0 THEN mode ELSE ?6 END,"
-		" uid = CASE WHEN ?15 OR ?7 = -1 THEN uid ELSE ?7 END,"
-		" gid = CASE WHEN ?15 OR ?8 = -1 THEN gid ELSE ?8 END,"
-		" mtime_ns = ?10, ctime_ns = ?11,"
-		" expiration = CASE WHEN ?12 THEN expiration ELSE ?14 END,"
-		" metadata = CASE WHEN ?12 THEN metadata ELSE ?13 END,"
-		" version = max(?11, version + 1)"
-		" RETURNING id, " SQ_ATTR_COLS,
-	/* ?4 bytes to add (a zeroblob, filled in afterwards) */
-	[SQ_APPEND] = "UPDATE kv SET value = value || ?5, size = size + ?4,"
-		      " mtime_ns = ?10, ctime_ns = ?11,"
-		      " version = max(?11, version + 1)"
-		      " WHERE ns = ?1 AND key = ?2 AND kind = 0"
-		      " RETURNING id, " SQ_ATTR_COLS,
-	[SQ_MKDIR] = "INSERT INTO kv(ns, key, kind, mode, uid, gid, mtime_ns,"
-		     " ctime_ns, version) VALUES (?1, ?2, 1, ?6, ?7, ?8, ?10,"
-		     " ?11, ?11)",
-	[SQ_REMOVE] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2 AND kind = ?3"
-		      " AND " SQ_LIVE,
-	/* ?4 mask */
-	[SQ_SETATTR] = "UPDATE kv SET"
-		       " mode = CASE WHEN ?4 & 1 THEN ?6 ELSE mode END,"
-		       " uid = CASE WHEN ?4 & 2 THEN ?7 ELSE uid END,"
-		       " gid = CASE WHEN ?4 & 4 THEN ?8 ELSE gid END,"
-		       " mtime_ns = CASE WHEN ?4 & 8 THEN ?10 ELSE mtime_ns END,"
-		       " ctime_ns = ?11"
-		       " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
-	/* ?2 lo ?4 hi ?5 limit */
-	[SQ_LIST] = "SELECT key, kind, " SQ_ATTR_COLS ", metadata FROM kv"
-		    " WHERE ns = ?1 AND key >= ?2 AND key < ?4 AND " SQ_LIVE
-		    " ORDER BY key, kind LIMIT ?5",
-	[SQ_LIST_OPEN] = "SELECT key, kind, " SQ_ATTR_COLS ", metadata FROM kv"
-			 " WHERE ns = ?1 AND key >= ?2 AND " SQ_LIVE
-			 " ORDER BY key, kind LIMIT ?5",
-	[SQ_ANY] = "SELECT 1 FROM kv WHERE ns = ?1 AND key >= ?2 AND key < ?4"
-		   " AND " SQ_LIVE " LIMIT 1",
-	/* ?4 row id ?5 new ns ?6 new key */
-	[SQ_RENAME_ROW] = "UPDATE kv SET ns = ?5, key = ?6, ctime_ns = ?11"
-			  " WHERE id = ?4",
-	[SQ_RANGE_ROWS] = "SELECT id, key FROM kv"
-			  " WHERE ns = ?1 AND key >= ?2 AND key < ?4",
-	[SQ_RANGE_DELETE] = "DELETE FROM kv"
-			    " WHERE ns = ?1 AND key >= ?2 AND key < ?4",
-	[SQ_REMOVE_KEY_ANY] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
-			      " AND kind = ?3",
-	[SQ_USAGE] = "SELECT total(bytes), total(keys) FROM ns",
+    [SQ_BEGIN_READ] = "BEGIN",
+    [SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [SQ_COMMIT] = "COMMIT",
+    [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_NS_LIST] = "SELECT id, name FROM ns ORDER BY name",
+    [SQ_NS_FIND] = "SELECT id FROM ns WHERE name = ?1",
+    [SQ_NS_CREATE] = "INSERT INTO ns(name) VALUES (?1)",
+    [SQ_NS_ANY_ROW] = "SELECT 1 FROM kv WHERE ns = ?1 LIMIT 1",
+    [SQ_NS_DROP_EXPIRED] = "DELETE FROM kv WHERE ns = ?1 AND expiration > 0"
+			   " AND expiration <= ?9",
+    [SQ_NS_REMOVE] = "DELETE FROM ns WHERE id = ?1",
+    [SQ_STAT] = "SELECT " SQ_ATTR_COLS ", id FROM kv"
+		" WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
+    [SQ_GET] = "SELECT " SQ_ATTR_COLS ", id,"
+	       " CASE WHEN size <= 65536 THEN value END FROM kv"
+	       " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
+    [SQ_DROP_EXPIRED] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
+			" AND kind = 0 AND expiration > 0"
+			" AND expiration <= ?9",
+    /* ?4 size ?5 value ?6 mode ?7 uid ?8 gid ?10 mtime ?11 now_ns
+       ?12 keep meta ?13 metadata ?14 expiration ?15 attrs on create
+       only */
+    [SQ_PUT] = "INSERT INTO kv(ns, key, kind, size, value, mode, uid, gid,"
+	       " mtime_ns, ctime_ns, expiration, metadata, version)"
+	       " VALUES (?1, ?2, 0, ?4, ?5, ?6, ?7, ?8, ?10, ?11, ?14, ?13,"
+	       " ?11)"
+	       " ON CONFLICT(ns, key, kind) DO UPDATE SET size = ?4,"
+	       " value = ?5,"
+	       " mode = CASE WHEN ?15 OR ?6 = 0 THEN mode ELSE ?6 END,"
+	       " uid = CASE WHEN ?15 OR ?7 = -1 THEN uid ELSE ?7 END,"
+	       " gid = CASE WHEN ?15 OR ?8 = -1 THEN gid ELSE ?8 END,"
+	       " mtime_ns = ?10, ctime_ns = ?11,"
+	       " expiration = CASE WHEN ?12 THEN expiration ELSE ?14 END,"
+	       " metadata = CASE WHEN ?12 THEN metadata ELSE ?13 END,"
+	       " version = max(?11, version + 1)"
+	       " RETURNING id, " SQ_ATTR_COLS,
+    /* ?4 bytes to add (a zeroblob, filled in afterwards) */
+    [SQ_APPEND] = "UPDATE kv SET value = value || ?5, size = size + ?4,"
+		  " mtime_ns = ?10, ctime_ns = ?11,"
+		  " version = max(?11, version + 1)"
+		  " WHERE ns = ?1 AND key = ?2 AND kind = 0"
+		  " RETURNING id, " SQ_ATTR_COLS,
+    [SQ_MKDIR] = "INSERT INTO kv(ns, key, kind, mode, uid, gid, mtime_ns,"
+		 " ctime_ns, version) VALUES (?1, ?2, 1, ?6, ?7, ?8, ?10,"
+		 " ?11, ?11)",
+    [SQ_REMOVE] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2 AND kind = ?3"
+		  " AND " SQ_LIVE,
+    /* ?4 mask */
+    [SQ_SETATTR] = "UPDATE kv SET"
+		   " mode = CASE WHEN ?4 & 1 THEN ?6 ELSE mode END,"
+		   " uid = CASE WHEN ?4 & 2 THEN ?7 ELSE uid END,"
+		   " gid = CASE WHEN ?4 & 4 THEN ?8 ELSE gid END,"
+		   " mtime_ns = CASE WHEN ?4 & 8 THEN ?10 ELSE mtime_ns END,"
+		   " ctime_ns = ?11"
+		   " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
+    /* ?2 lo ?4 hi ?5 limit */
+    [SQ_LIST] = "SELECT key, kind, " SQ_ATTR_COLS ", metadata FROM kv"
+		" WHERE ns = ?1 AND key >= ?2 AND key < ?4 AND " SQ_LIVE
+		" ORDER BY key, kind LIMIT ?5",
+    [SQ_LIST_OPEN] = "SELECT key, kind, " SQ_ATTR_COLS ", metadata FROM kv"
+		     " WHERE ns = ?1 AND key >= ?2 AND " SQ_LIVE
+		     " ORDER BY key, kind LIMIT ?5",
+    [SQ_ANY] = "SELECT 1 FROM kv WHERE ns = ?1 AND key >= ?2 AND key < ?4"
+	       " AND " SQ_LIVE " LIMIT 1",
+    /* ?4 row id ?5 new ns ?6 new key */
+    [SQ_RENAME_ROW] = "UPDATE kv SET ns = ?5, key = ?6, ctime_ns = ?11"
+		      " WHERE id = ?4",
+    [SQ_RANGE_ROWS] = "SELECT id, key FROM kv"
+		      " WHERE ns = ?1 AND key >= ?2 AND key < ?4",
+    [SQ_RANGE_DELETE] = "DELETE FROM kv"
+			" WHERE ns = ?1 AND key >= ?2 AND key < ?4",
+    [SQ_REMOVE_KEY_ANY] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
+			  " AND kind = ?3",
+    [SQ_USAGE] = "SELECT total(bytes), total(keys) FROM ns",
 };
 
 struct sq_conn {
@@ -186,8 +185,8 @@ struct sq_store {
 	char *path;
 	int busy_timeout_ms;
 	bool is_sync_full;
-	pthread_mutex_t lock;  /* guards free */
-	struct sq_conn *free;  /* idle connections */
+	pthread_mutex_t lock; /* guards free */
+	struct sq_conn *free; /* idle connections */
 };
 
 /* The one place SQLite result codes become errno values. */
@@ -655,8 +654,8 @@ static int sq_blob_from_put(struct sq_conn *c, int64_t rowid, uint64_t at,
 		return -ENOMEM;
 	}
 	for (off = 0, rc = 0; off < put->size && rc == 0; off += SQ_CHUNK) {
-		size_t n = put->size - off < SQ_CHUNK ? put->size - off
-						      : SQ_CHUNK;
+		size_t n =
+		    put->size - off < SQ_CHUNK ? put->size - off : SQ_CHUNK;
 
 		rc = put->read(put->ctx, off, buf, n);
 		if (rc == 0) {
@@ -764,8 +763,8 @@ static int sq_put_on(struct sq_conn *c, int64_t ns, const char *key,
 	sqlite3_bind_int64(st, 6, put->attr.mode);
 	sqlite3_bind_int64(st, 7, put->attr.uid);
 	sqlite3_bind_int64(st, 8, put->attr.gid);
-	sqlite3_bind_int64(st, 10,
-			   put->attr.mtime_ns ? put->attr.mtime_ns : sq_now_ns());
+	sqlite3_bind_int64(
+	    st, 10, put->attr.mtime_ns ? put->attr.mtime_ns : sq_now_ns());
 	sqlite3_bind_int(st, 12, !!(put->flags & STORE_PUT_KEEP_META));
 	if (put->metadata)
 		sqlite3_bind_text(st, 13, put->metadata, -1, SQLITE_STATIC);
@@ -822,8 +821,8 @@ static int sq_mkdir(struct store *base, int64_t ns, const char *prefix,
 	sqlite3_bind_int64(st, 6, attr->mode);
 	sqlite3_bind_int64(st, 7, attr->uid);
 	sqlite3_bind_int64(st, 8, attr->gid);
-	sqlite3_bind_int64(st, 10, attr->mtime_ns ? attr->mtime_ns
-						  : sq_now_ns());
+	sqlite3_bind_int64(st, 10,
+			   attr->mtime_ns ? attr->mtime_ns : sq_now_ns());
 	rc = sq_errno(c->db, sqlite3_step(st), "mkdir");
 	sqlite3_reset(st);
 release:
@@ -933,8 +932,8 @@ release:
 	return rc;
 }
 
-static int sq_any(struct store *base, int64_t ns, const char *lo,
-		  size_t lo_len, const char *hi, size_t hi_len)
+static int sq_any(struct store *base, int64_t ns, const char *lo, size_t lo_len,
+		  const char *hi, size_t hi_len)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	struct sq_conn *c;
@@ -951,8 +950,9 @@ static int sq_any(struct store *base, int64_t ns, const char *lo,
 	}
 	sq_bind_range(st, ns, lo, lo_len, hi, hi_len);
 	rc = sqlite3_step(st);
-	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0
-						      : sq_errno(c->db, rc, "any");
+	rc = rc == SQLITE_ROW	 ? 1
+	     : rc == SQLITE_DONE ? 0
+				 : sq_errno(c->db, rc, "any");
 	sqlite3_reset(st);
 release:
 	sq_release(s, c);
@@ -1025,8 +1025,9 @@ static int sq_rename_dir(struct sq_conn *c, int64_t from_ns, const char *from,
 		return -EIO;
 	sq_bind_range(st, to_ns, to, to_len, to_end, to_len);
 	rc = sqlite3_step(st);
-	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0
-						      : sq_errno(c->db, rc, "any");
+	rc = rc == SQLITE_ROW	 ? 1
+	     : rc == SQLITE_DONE ? 0
+				 : sq_errno(c->db, rc, "any");
 	sqlite3_reset(st);
 	if (rc < 0)
 		return rc;
@@ -1065,8 +1066,8 @@ static int sq_rename_dir(struct sq_conn *c, int64_t from_ns, const char *from,
 		}
 		memcpy(key, to, to_len);
 		memcpy(key + to_len, k + from_len, n - from_len);
-		rc = sq_rename_row(c, sqlite3_column_int64(rows, 0), to_ns,
-				   key, to_len + n - from_len);
+		rc = sq_rename_row(c, sqlite3_column_int64(rows, 0), to_ns, key,
+				   to_len + n - from_len);
 		if (rc)
 			break;
 	}
@@ -1134,22 +1135,22 @@ release:
 }
 
 static const struct store_ops sq_ops = {
-	.close = sq_close,
-	.ns_list = sq_ns_list,
-	.ns_find = sq_ns_find,
-	.ns_create = sq_ns_create,
-	.ns_remove = sq_ns_remove,
-	.stat = sq_stat,
-	.get = sq_get,
-	.peek = sq_peek,
-	.put = sq_put,
-	.mkdir = sq_mkdir,
-	.remove = sq_remove,
-	.setattr = sq_setattr,
-	.list = sq_list,
-	.any = sq_any,
-	.rename = sq_rename,
-	.usage = sq_usage,
+    .close = sq_close,
+    .ns_list = sq_ns_list,
+    .ns_find = sq_ns_find,
+    .ns_create = sq_ns_create,
+    .ns_remove = sq_ns_remove,
+    .stat = sq_stat,
+    .get = sq_get,
+    .peek = sq_peek,
+    .put = sq_put,
+    .mkdir = sq_mkdir,
+    .remove = sq_remove,
+    .setattr = sq_setattr,
+    .list = sq_list,
+    .any = sq_any,
+    .rename = sq_rename,
+    .usage = sq_usage,
 };
 
 static int sq_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
@@ -1226,9 +1227,8 @@ static int sq_check_or_create(sqlite3 *db, const char *path, char *err,
 	return 0;
 }
 
-int store_sqlite_open(const char *path, int busy_timeout_ms,
-		      bool is_sync_full, struct store **out, char *err,
-		      size_t err_size)
+int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
+		      struct store **out, char *err, size_t err_size)
 {
 	struct sq_store *s;
 	struct sq_conn *c;
@@ -1237,7 +1237,7 @@ int store_sqlite_open(const char *path, int busy_timeout_ms,
 
 	rc = sqlite3_open_v2(path, &db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
+				 SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, err_size, "%s: cannot open database: %s", path,
