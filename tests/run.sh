@@ -63,10 +63,11 @@ sweep() {
 
 # run_one KIND FILE: run one test program, echo its output, count it.
 run_one() {
-	local kind=$1 file=$2 out rc line nok=0 nfail=0 plan='' died=''
+	local kind=$1 file=$2 out rc start line nok=0 nfail=0 plan='' died=''
 	out=$(mktemp "$run_tmp/out.XXXXXX")
 
 	echo "# ---- $file"
+	start=$SECONDS
 	timeout -k 10 "$limit" "./$file" >"$out" 2>&1 </dev/null
 	rc=$?
 	cat "$out"
@@ -87,7 +88,10 @@ run_one() {
 	done <"$out"
 	rm -f "$out"
 
-	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	# timeout exits 124 when it stopped the program with SIGTERM, 137
+	# when it needed SIGKILL (as a program killed by SIGKILL does).
+	if [ "$rc" -eq 124 ] ||
+		{ [ "$rc" -eq 137 ] && [ $((SECONDS - start)) -ge "$limit" ]; }; then
 		died="timed out after ${limit}s"
 	elif [ "$rc" -gt 128 ]; then
 		died="killed by signal $((rc - 128))"

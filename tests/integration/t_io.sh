@@ -86,6 +86,15 @@ fd = os.open(a[0], os.O_RDWR); os.ftruncate(fd, 2); os.close(fd)' "$N/inplace"
 is "$(cat "$N/inplace")" 01 "the value after ftruncate"
 
 run py '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"x" * 30)
+size = os.fstat(fd).st_size
+os.close(fd)
+print(size, os.stat(a[0]).st_size)' "$N/fstat"
+is "$KV_LAST_OUT" "30 30" \
+	"fstat of a file open for writing shows 30 bytes, and close stores them"
+
+run py '
 f = open(a[0], "w+b")
 f.write(b"abc" * 50000)
 f.seek(3000); f.write(b"XYZ")
@@ -168,7 +177,7 @@ is "$(stat -c %s "$N/empty" 2>&1)" 0 "after remount: the empty value"
 is "$(cat "$N/log")" $'one\ntwo\nthree' "after remount: the appended value"
 same_file "$N/mapped" "$L/mapped" "after remount: the mmap-written value"
 is "$(LC_ALL=C ls "$N" | tr '\n' ' ')" \
-	"bytes empty excl greeting inplace log mapped printf rand rs sameopen sparse touched trunc " \
+	"bytes empty excl fstat greeting inplace log mapped printf rand rs sameopen sparse touched trunc " \
 	"after remount: exactly the keys written, no more"
 
 done_testing

@@ -91,4 +91,38 @@ sleep 1.5
 is "$(ls "$B" | grep -c '^late$')" 1 \
 	"cached: after kernel_cache_sec B lists the new key"
 
+# ---- a database locked by another program: EBUSY, never EIO -------------
+kv_mount_shared c a "[store]
+path = ${KV_DBS[a]}
+busy_timeout_ms = 300
+[mount]
+kernel_cache_sec = 0
+[namespace ns]"
+C=${KV_MNTS[c]}/ns
+echo "before the lock" >"$C/locked"
+py_bg '
+import sqlite3
+con = sqlite3.connect(a[0], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+open(a[1], "w").close()
+while not os.path.exists(a[2]):
+    time.sleep(0.05)
+con.execute("COMMIT")' "${KV_DBS[a]}" "$L/locked" "$L/release"
+locker=$!
+for _ in $(seq 1 100); do
+	[ -e "$L/locked" ] && break
+	sleep 0.1
+done
+check "another program holds the database's write lock" test -e "$L/locked"
+is "$(cat "$C/locked" 2>&1)" "before the lock" "reads work while it is held"
+fails_with "Device or resource busy" \
+	"a put that waits past busy_timeout_ms fails with EBUSY" py '
+f = open(a[0], "wb"); f.write(b"during the lock"); f.close()' "$C/locked"
+touch "$L/release"
+wait "$locker"
+is "$(cat "$C/locked" 2>&1)" "before the lock" \
+	"the failed put stored nothing"
+printf 'after the lock' >"$C/locked"
+is "$(cat "$C/locked" 2>&1)" "after the lock" "puts work again once it is free"
+
 done_testing
