@@ -440,6 +440,58 @@ static void fs_preserve_readers(struct fs *fs, int64_t ns, const char *key,
 }
 
 /*
+ * While a file open for writing holds changes, the size the kernel must
+ * see is the one it will store, not the stored one.
+ */
+static void fs_writer_size(struct inode *in, struct stat *st)
+{
+	inode_lock();
+	if (in->writer) {
+		st->st_size = (off_t)in->writer_size;
+		st->st_blocks = (blkcnt_t)((in->writer_size + 511) / 512);
+	}
+	inode_unlock();
+}
+
+/* Record f's size as its inode's pending size (f->lock held). */
+static void fs_writer_changed(struct file *f, bool is_stored)
+{
+	inode_lock();
+	if (!is_stored) {
+		f->in->writer = f;
+		f->in->writer_size =
+		    f->is_append_only ? f->append_base + f->size : f->size;
+	} else if (f->in->writer == f) {
+		f->in->writer = NULL;
+	}
+	inode_unlock();
+}
+
+/*
+ * After f stored a new value under its own inode, files reading that
+ * inode see it from their next read, as readers of a local file see a
+ * rewrite in place (the kernel's page cache already has the new bytes).
+ * Caller holds change_lock and f->lock.
+ */
+static void fs_refresh_readers(struct file *f)
+{
+	struct file *readers[64], *r;
+	int i, n = 0;
+
+	inode_lock();
+	for (r = f->in->files; r && n < 64; r = r->next)
+		if (r != f && !r->is_writable)
+			readers[n++] = r;
+	inode_unlock();
+	/* f->in's open files stay open: f holds the inode. */
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&readers[i]->lock);
+		file_clear(readers[i]);
+		pthread_mutex_unlock(&readers[i]->lock);
+	}
+}
+
+/*
  * Store f's content under its inode's current key.  Caller holds
  * change_lock and f->lock.  Nothing is stored for a file whose key was
  * deleted, or which a write over the limit spoiled.
@@ -477,7 +529,6 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	put.ctx = f;
 	put.attr.uid = -1;
 	put.attr.gid = -1;
-	fs_preserve_readers(fs, ns, key, len);
 	rc = fs->st->ops->put(fs->st, ns, key, len, &put, &out);
 	if (rc) {
 		char shown[LOG_KEY_BUF];
@@ -487,11 +538,14 @@ static int fs_file_store(struct fs *fs, struct file *f)
 		/* close() reports the failure; release must not retry it. */
 		f->is_too_big = rc == -EFBIG;
 		f->is_dirty = false;
+		fs_writer_changed(f, true);
 		if (f->is_append_only)
 			file_clear(f);
 		return rc;
 	}
 	f->is_dirty = false;
+	fs_writer_changed(f, true);
+	fs_refresh_readers(f);
 	if (f->is_append_only) {
 		file_clear(f); /* the appended bytes are stored */
 	} else {
@@ -1000,17 +1054,8 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		rc = fs_getattr_open(fs, in, &st);
 		timeout = 0;
 	}
-	if (rc == 0 && fi && in->type == INODE_KEY) {
-		struct file *f = fs_file(fi);
-
-		/* An open writer's size is the size it will store. */
-		pthread_mutex_lock(&f->lock);
-		if (f->is_writable && f->is_loaded) {
-			st.st_size = (off_t)f->size;
-			st.st_blocks = (blkcnt_t)((f->size + 511) / 512);
-		}
-		pthread_mutex_unlock(&f->lock);
-	}
+	if (rc == 0 && in->type == INODE_KEY)
+		fs_writer_size(in, &st);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -1070,6 +1115,8 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 			rc = fs_file_load(fs, f);
 			if (rc == 0)
 				rc = file_truncate(f, (uint64_t)attr->st_size);
+			if (rc == 0)
+				fs_writer_changed(f, false);
 			pthread_mutex_unlock(&f->lock);
 		} else {
 			rc = fs_truncate_key(fs, in, (uint64_t)attr->st_size);
@@ -1178,6 +1225,8 @@ static int fs_create_key(struct fs *fs, fuse_req_t req, struct fs_name *n,
 	struct store_put put = {0};
 	int rc;
 
+	if (name_key_check(n->key, n->len))
+		return -EINVAL; /* "." or ".." at a namespace's top */
 	if (n->is_flat ? 0 : n->is_value)
 		; /* value of a name a directory took: allowed */
 	else if (!n->is_flat) {
@@ -1390,6 +1439,8 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		rc = fs_file_load(fs, f);
 	if (rc == 0)
 		rc = file_write(f, (uint64_t)off, buf, size);
+	if (rc == 0)
+		fs_writer_changed(f, false);
 	pthread_mutex_unlock(&f->lock);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1427,6 +1478,8 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	if (rc && rc != -EFBIG)
 		log_warn("release: could not store a file: %s", strerror(-rc));
 	inode_lock();
+	if (in->writer == f)
+		in->writer = NULL;
 	for (p = &in->files; *p; p = &(*p)->next) {
 		if (*p == f) {
 			*p = f->next;
@@ -1610,6 +1663,8 @@ static int fs_rename_names(struct fs *fs, struct fs_name *from,
 		}
 		return rc;
 	}
+	if (name_key_check(to->key, to->len))
+		return -EINVAL;
 	if (!to->is_flat && !to->is_value &&
 	    fs_dir_exists(fs, to->ns, to->key, to->len) == 1)
 		return -EISDIR;

@@ -40,6 +40,9 @@ struct inode {
 	bool is_unlinked;	 /* lock; key deleted or replaced */
 	uint64_t kernel_version; /* lock; value version the kernel caches */
 	struct file *files;	 /* lock; open files, linked by next */
+	struct file *writer;	 /* lock; the file that last changed the
+				    content and has not stored it, or NULL */
+	uint64_t writer_size;	 /* lock; that file's size */
 	struct inode *ino_next;	 /* lock; number map chain */
 	struct inode *name_next; /* lock; name map chain */
 };
