@@ -828,9 +828,32 @@ static int fs_rows_add(void *ctx, const struct store_row *r)
  * the position after it (what the listing reads next).  Returns 1 if
  * the row is an entry, 0 if it is skipped, or a negative errno.
  */
+/*
+ * True (1) if key is also a directory.  after is the row that follows
+ * key in the listing (NULL if unknown): rows under key + '/' would come
+ * between the two, so it usually answers without a query.
+ */
+static int fs_is_shadowed(struct fs *fs, int64_t ns, const char *key,
+			  size_t len, const char *after, size_t after_len)
+{
+	unsigned char c;
+
+	if (after && (after_len < len || memcmp(after, key, len)))
+		return 0; /* after is past every key that starts with key */
+	if (after && after_len > len) {
+		c = (unsigned char)after[len];
+		if (c == '/')
+			return 1;
+		if (c > '/')
+			return 0;
+	}
+	return fs_dir_exists(fs, ns, key, len);
+}
+
 static int fs_row_entry(struct fs *fs, struct inode *dir, const char *prefix,
 			size_t prefix_len, const char *key, size_t key_len,
 			enum store_kind kind, const struct store_attr *a,
+			const char *after, size_t after_len,
 			struct fs_entry *en, char *next, size_t *next_len)
 {
 	const char *rest = key + prefix_len, *slash;
@@ -873,7 +896,8 @@ static int fs_row_entry(struct fs *fs, struct inode *dir, const char *prefix,
 		if (dir->is_flat) {
 			flags = NAME_FLAT;
 		} else {
-			rc = fs_dir_exists(fs, dir->ns, key, key_len);
+			rc = fs_is_shadowed(fs, dir->ns, key, key_len, after,
+					    after_len);
 			if (rc < 0)
 				return rc;
 			if (rc == 1)
@@ -918,11 +942,13 @@ static int fs_list_keys(struct fs_fill *fl, const char *start, size_t start_len)
 			break;
 		for (i = 0; i < rows->n && rc == 0; i++) {
 			memset(&en, 0, sizeof(en));
-			rc =
-			    fs_row_entry(fl->fs, fl->dir, prefix, prefix_len,
-					 rows->row[i].key, rows->row[i].key_len,
-					 rows->row[i].kind, &rows->row[i].attr,
-					 &en, next, &next_len);
+			rc = fs_row_entry(
+			    fl->fs, fl->dir, prefix, prefix_len,
+			    rows->row[i].key, rows->row[i].key_len,
+			    rows->row[i].kind, &rows->row[i].attr,
+			    i + 1 < rows->n ? rows->row[i + 1].key : NULL,
+			    i + 1 < rows->n ? rows->row[i + 1].key_len : 0, &en,
+			    next, &next_len);
 			if (rc == 1)
 				rc = fs_fill_add(fl, &en, fl->d->next, next,
 						 next_len);
