@@ -72,6 +72,7 @@ static int set_path(struct parser *p, const char *key, const char *value);
 static int set_busy_timeout(struct parser *p, const char *key,
 			    const char *value);
 static int set_sync(struct parser *p, const char *key, const char *value);
+static int set_sweep(struct parser *p, const char *key, const char *value);
 static int set_uid(struct parser *p, const char *key, const char *value);
 static int set_gid(struct parser *p, const char *key, const char *value);
 static int set_file_mode(struct parser *p, const char *key, const char *value);
@@ -89,6 +90,7 @@ static const struct config_key {
     {SECTION_STORE, "path", set_path},
     {SECTION_STORE, "busy_timeout_ms", set_busy_timeout},
     {SECTION_STORE, "sync", set_sync},
+    {SECTION_STORE, "sweep_sec", set_sweep},
     {SECTION_MOUNT, "uid", set_uid},
     {SECTION_MOUNT, "gid", set_gid},
     {SECTION_MOUNT, "file_mode", set_file_mode},
@@ -696,6 +698,17 @@ static int set_busy_timeout(struct parser *p, const char *key,
 	return 0;
 }
 
+static int set_sweep(struct parser *p, const char *key, const char *value)
+{
+	unsigned long sec;
+
+	if (parse_uint(value, 10, 86400, &sec) < 0 || sec == 0)
+		return bad_value(p, key, value,
+				 "expected seconds from 1 to 86400");
+	p->cfg->sweep_sec = (int)sec;
+	return 0;
+}
+
 static int set_sync(struct parser *p, const char *key, const char *value)
 {
 	if (!strcmp(value, "normal"))
@@ -851,6 +864,7 @@ static void set_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->busy_timeout_ms = 5000;
+	cfg->sweep_sec = 60;
 	cfg->uid = geteuid();
 	cfg->gid = getegid();
 	cfg->file_mode = 0644;

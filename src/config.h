@@ -8,6 +8,7 @@
  *   path = kvfs.db            ; relative to the config file's folder
  *   busy_timeout_ms = 5000
  *   sync = normal             ; normal | full
+ *   sweep_sec = 60            ; how often expired keys are removed
  *   [mount]
  *   uid = 1000                ; defaults for keys with no stored owner
  *   gid = 1000
@@ -37,6 +38,7 @@ struct config {
 	char *file;	     /* path of the config file, NULL if default */
 	char *store_path;    /* absolute path of the SQLite database */
 	int busy_timeout_ms; /* SQLITE_BUSY retry budget, default 5000 */
+	int sweep_sec;	     /* seconds between sweeps of expired keys */
 	bool is_sync_full;   /* sync = full: fsync every commit (survives
 				power loss); normal, the default, survives
 				a crash of kvfs */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,7 +113,12 @@ static void fs_fill_stat(struct fs *fs, uint64_t ino, enum inode_type type,
  */
 static double fs_cache_sec(struct fs *fs, const struct store_attr *a)
 {
-	double sec = fs->cfg->kernel_cache_sec;
+	/*
+	 * An expiration set later is always at least 60 s ahead, so a name
+	 * cached for at most 60 s never outlives its key.
+	 */
+	double sec =
+	    fs->cfg->kernel_cache_sec < 60 ? fs->cfg->kernel_cache_sec : 60;
 	time_t now;
 
 	if (a && a->expiration > 0) {
@@ -1923,44 +1929,402 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 }
 
 /*
- * Attributes are not supported yet: getxattr and listxattr answer as
- * for a file without any, setxattr refuses.  Never ENOSYS: the kernel
- * would remember it for the whole mount.
+ * Extended attributes.  user.kv.metadata and user.kv.expiration are the
+ * key's Workers KV metadata and expiration; user.kv.expiration_ttl is a
+ * second view of the expiration in seconds from now, never listed (its
+ * value changes every second, so copying tools must not carry it).
+ * Other user.* attributes are stored per row.  No handler answers
+ * ENOSYS: the kernel would refuse every xattr call for good.
  */
+#define FS_XA_META "user.kv.metadata"
+#define FS_XA_EXP  "user.kv.expiration"
+#define FS_XA_TTL  "user.kv.expiration_ttl"
+#define FS_EXP_MAX 2147483647LL /* Workers KV's 32-bit field */
+
+enum fs_xa { FS_XA_OTHER, FS_XA_KV_META, FS_XA_KV_EXP, FS_XA_KV_TTL };
+
+/* Which attribute name is; -EOPNOTSUPP outside user.*. */
+static int fs_xa_kind(const char *name)
+{
+	if (!strcmp(name, FS_XA_META))
+		return FS_XA_KV_META;
+	if (!strcmp(name, FS_XA_EXP))
+		return FS_XA_KV_EXP;
+	if (!strcmp(name, FS_XA_TTL))
+		return FS_XA_KV_TTL;
+	if (!strncmp(name, "user.", 5) && name[5])
+		return FS_XA_OTHER;
+	return -EOPNOTSUPP;
+}
+
+/* Reply with value as getxattr(2) expects it for a buffer of size. */
+static void fs_reply_xattr(fuse_req_t req, const char *value, size_t len,
+			   size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
+}
+
+/* A whole number of seconds, decimal digits only, at most 19. */
+static int fs_parse_sec(const char *value, size_t size, int64_t *out)
+{
+	int64_t n = 0;
+	size_t i;
+
+	if (size == 0 || size > 18)
+		return -EINVAL;
+	for (i = 0; i < size; i++) {
+		if (value[i] < '0' || value[i] > '9')
+			return -EINVAL;
+		n = n * 10 + (value[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
 static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			   size_t size)
 {
-	(void)ino;
-	(void)name;
-	(void)size;
-	fuse_reply_err(req, ENODATA);
+	struct fs *fs = fs_of(req);
+	struct inode *in = fs_inode(ino);
+	int xa = fs_xa_kind(name);
+	char key[FS_KEY_BUF], num[32], *buf = NULL;
+	enum store_kind kind;
+	struct store_attr a;
+	size_t len = 0, klen;
+	int64_t ns;
+	int rc;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = fs_key_of(in, &ns, key, &klen, &kind);
+	if (rc || xa < 0 || (xa != FS_XA_OTHER && kind != STORE_KEY)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	switch (xa) {
+	case FS_XA_KV_META:
+		buf = size ? malloc(size) : NULL;
+		rc = size && !buf ? -ENOMEM
+				  : fs->st->ops->meta_get(fs->st, ns, key, klen,
+							  buf, size, &len);
+		break;
+	case FS_XA_KV_EXP:
+	case FS_XA_KV_TTL:
+		rc = fs->st->ops->stat(fs->st, ns, key, klen, kind, &a);
+		if (rc == 0 && a.expiration == 0)
+			rc = -ENODATA;
+		if (rc == 0) {
+			int64_t v = a.expiration;
+
+			if (xa == FS_XA_KV_TTL)
+				v = v > time(NULL) ? v - time(NULL) : 0;
+			len = (size_t)snprintf(num, sizeof(num), "%lld",
+					       (long long)v);
+		}
+		break;
+	default:
+		buf = size ? malloc(size) : NULL;
+		rc = size && !buf
+			 ? -ENOMEM
+			 : fs->st->ops->xattr_get(fs->st, ns, key, klen, kind,
+						  name, buf, size, &len);
+	}
+	if (rc == -ENOENT)
+		rc = -ENODATA; /* an implied directory has no attributes */
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fs_reply_xattr(req, buf ? buf : num, len, size);
+	free(buf);
+}
+
+/* Collects attribute names for listxattr, NUL after each. */
+struct fs_names {
+	char *buf;
+	size_t len, cap;
+	int rc;
+};
+
+static int fs_names_add(void *ctx, int64_t unused, const char *name)
+{
+	struct fs_names *l = ctx;
+	size_t n = strlen(name) + 1;
+	char *b;
+
+	(void)unused;
+	if (l->len + n > l->cap) {
+		l->cap = (l->len + n) * 2;
+		b = realloc(l->buf, l->cap);
+		if (!b) {
+			l->rc = -ENOMEM;
+			return 1;
+		}
+		l->buf = b;
+	}
+	memcpy(l->buf + l->len, name, n);
+	l->len += n;
+	return 0;
 }
 
 static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	(void)ino;
-	if (size == 0)
-		fuse_reply_xattr(req, 0);
+	struct fs *fs = fs_of(req);
+	struct inode *in = fs_inode(ino);
+	struct fs_names l = {0};
+	char key[FS_KEY_BUF];
+	enum store_kind kind;
+	struct store_attr a;
+	size_t klen, len;
+	int64_t ns;
+	int rc;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = fs_key_of(in, &ns, key, &klen, &kind);
+	if (rc) {
+		fs_reply_xattr(req, "", 0, size); /* root and namespaces */
+		return;
+	}
+	if (kind == STORE_KEY) {
+		rc =
+		    fs->st->ops->meta_get(fs->st, ns, key, klen, NULL, 0, &len);
+		if (rc == 0)
+			fs_names_add(&l, 0, FS_XA_META);
+		rc = fs->st->ops->stat(fs->st, ns, key, klen, kind, &a);
+		if (rc == 0 && a.expiration)
+			fs_names_add(&l, 0, FS_XA_EXP);
+	}
+	rc = fs->st->ops->xattr_list(fs->st, ns, key, klen, kind, fs_names_add,
+				     &l);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0)
+		rc = l.rc;
+	if (rc)
+		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_buf(req, NULL, 0);
+		fs_reply_xattr(req, l.buf ? l.buf : "", l.len, size);
+	free(l.buf);
+}
+
+/* Set or clear the expiration through user.kv.expiration(_ttl). */
+static int fs_set_expiration(struct fs *fs, int64_t ns, const char *key,
+			     size_t klen, int xa, const char *value,
+			     size_t size)
+{
+	int64_t now = time(NULL), v;
+	int rc = fs_parse_sec(value, size, &v);
+
+	if (rc)
+		return rc;
+	if (xa == FS_XA_KV_TTL) {
+		if (v < 60)
+			return -EINVAL;
+		v += now;
+	}
+	if (v < now + 60 || v > FS_EXP_MAX)
+		return -EINVAL;
+	return fs->st->ops->expire(fs->st, ns, key, klen, v);
+}
+
+/* Whether the attribute xa exists, for XATTR_CREATE and _REPLACE. */
+static int fs_kv_xattr_exists(struct fs *fs, int64_t ns, const char *key,
+			      size_t klen, int xa)
+{
+	struct store_attr a;
+	size_t len;
+	int rc;
+
+	if (xa == FS_XA_KV_META) {
+		rc =
+		    fs->st->ops->meta_get(fs->st, ns, key, klen, NULL, 0, &len);
+		return rc == 0 ? 1 : rc == -ENODATA ? 0 : rc;
+	}
+	rc = fs->st->ops->stat(fs->st, ns, key, klen, STORE_KEY, &a);
+	return rc ? rc : a.expiration != 0;
+}
+
+static int fs_setxattr_in(struct fs *fs, struct inode *in, const char *name,
+			  const char *value, size_t size, int flags)
+{
+	int xa = fs_xa_kind(name), rc, has;
+	char key[FS_KEY_BUF];
+	enum store_kind kind;
+	bool has_row;
+	size_t klen;
+	int64_t ns;
+
+	if (xa < 0)
+		return xa;
+	rc = fs_key_of(in, &ns, key, &klen, &kind);
+	if (rc || (xa != FS_XA_OTHER && kind != STORE_KEY))
+		return -EPERM;
+	if (xa != FS_XA_OTHER && (flags & (XATTR_CREATE | XATTR_REPLACE))) {
+		has = fs_kv_xattr_exists(fs, ns, key, klen, xa);
+		if (has < 0)
+			return has;
+		if (has && (flags & XATTR_CREATE))
+			return -EEXIST;
+		if (!has && (flags & XATTR_REPLACE))
+			return -ENODATA;
+	}
+	switch (xa) {
+	case FS_XA_KV_META:
+		return fs->st->ops->meta_set(fs->st, ns, key, klen, value,
+					     size);
+	case FS_XA_KV_EXP:
+	case FS_XA_KV_TTL:
+		return fs_set_expiration(fs, ns, key, klen, xa, value, size);
+	}
+	if (kind == STORE_DIR) {
+		/* An implied directory gets a row to hold its attributes. */
+		struct store_attr a;
+
+		rc = fs_dir_attr(fs, ns, key, klen, &a, &has_row);
+		if (rc == 0 && !has_row) {
+			a = (struct store_attr){.uid = -1, .gid = -1};
+			a.mode = S_IFDIR | fs->cfg->dir_mode;
+			rc = fs->st->ops->mkdir(fs->st, ns, key, klen, &a);
+		}
+		if (rc)
+			return rc;
+	}
+	return fs->st->ops->xattr_set(
+	    fs->st, ns, key, klen, kind, name, value, size,
+	    (flags & XATTR_CREATE ? STORE_XATTR_CREATE : 0) |
+		(flags & XATTR_REPLACE ? STORE_XATTR_REPLACE : 0));
 }
 
 static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			   const char *value, size_t size, int flags)
 {
-	(void)ino;
-	(void)name;
-	(void)value;
-	(void)size;
-	(void)flags;
-	fuse_reply_err(req, EOPNOTSUPP);
+	struct fs *fs = fs_of(req);
+	struct inode *in = fs_inode(ino);
+	int rc;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	pthread_mutex_lock(&fs->change_lock);
+	rc = fs_setxattr_in(fs, in, name, value, size, flags);
+	pthread_mutex_unlock(&fs->change_lock);
+	fuse_reply_err(req, rc == -ENOENT ? ESTALE : -rc);
 }
 
 static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	(void)ino;
-	(void)name;
-	fuse_reply_err(req, ENODATA);
+	struct fs *fs = fs_of(req);
+	struct inode *in = fs_inode(ino);
+	int xa = fs_xa_kind(name), rc, has;
+	char key[FS_KEY_BUF];
+	enum store_kind kind;
+	size_t klen;
+	int64_t ns;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = fs_key_of(in, &ns, key, &klen, &kind);
+	if (rc || xa < 0 || (xa != FS_XA_OTHER && kind != STORE_KEY)) {
+		fuse_reply_err(req, rc || xa >= 0 ? ENODATA : EOPNOTSUPP);
+		return;
+	}
+	pthread_mutex_lock(&fs->change_lock);
+	if (xa == FS_XA_OTHER) {
+		rc = fs->st->ops->xattr_remove(fs->st, ns, key, klen, kind,
+					       name);
+	} else {
+		has = fs_kv_xattr_exists(fs, ns, key, klen, xa);
+		rc = has < 0 ? has : has == 0 ? -ENODATA : 0;
+		if (rc == 0 && xa == FS_XA_KV_META)
+			rc = fs->st->ops->meta_set(fs->st, ns, key, klen, NULL,
+						   0);
+		else if (rc == 0)
+			rc = fs->st->ops->expire(fs->st, ns, key, klen, 0);
+	}
+	pthread_mutex_unlock(&fs->change_lock);
+	fuse_reply_err(req, rc == -ENOENT ? ENODATA : -rc);
+}
+
+/* --- the sweep of expired keys -------------------------------------- */
+
+#define FS_SWEEP_BATCH 500
+
+struct fs_sweeper {
+	struct fs *fs;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool is_stopping; /* lock */
+};
+
+/*
+ * Every sweep_sec seconds, delete expired keys in batches, each its own
+ * short transaction, so that other requests wait for one batch at most.
+ * Expired keys are already invisible; the sweep only frees their space.
+ */
+static void *fs_sweep_main(void *arg)
+{
+	struct fs_sweeper *sw = arg;
+	struct timespec until;
+	int removed, total, rc;
+
+	pthread_mutex_lock(&sw->lock);
+	while (!sw->is_stopping) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += sw->fs->cfg->sweep_sec;
+		while (!sw->is_stopping &&
+		       pthread_cond_timedwait(&sw->wake, &sw->lock, &until) !=
+			   ETIMEDOUT)
+			;
+		if (sw->is_stopping)
+			break;
+		pthread_mutex_unlock(&sw->lock);
+		total = 0;
+		do {
+			rc = sw->fs->st->ops->sweep(sw->fs->st, FS_SWEEP_BATCH,
+						    &removed);
+			total += removed;
+		} while (rc == 0 && removed == FS_SWEEP_BATCH);
+		if (rc)
+			log_warn("sweep: %s", strerror(-rc));
+		if (total)
+			log_info("sweep removed %d expired keys", total);
+		pthread_mutex_lock(&sw->lock);
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return NULL;
+}
+
+static int fs_sweep_start(struct fs_sweeper *sw, struct fs *fs)
+{
+	sw->fs = fs;
+	sw->is_stopping = false;
+	pthread_mutex_init(&sw->lock, NULL);
+	pthread_cond_init(&sw->wake, NULL);
+	return -pthread_create(&sw->thread, NULL, fs_sweep_main, sw);
+}
+
+static void fs_sweep_stop(struct fs_sweeper *sw)
+{
+	pthread_mutex_lock(&sw->lock);
+	sw->is_stopping = true;
+	pthread_cond_signal(&sw->wake);
+	pthread_mutex_unlock(&sw->lock);
+	pthread_join(sw->thread, NULL);
+	pthread_cond_destroy(&sw->wake);
+	pthread_mutex_destroy(&sw->lock);
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
@@ -2065,6 +2429,7 @@ int fs_main(const struct fs_mount *m)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop;
 	struct fs fs = {.cfg = m->cfg};
+	struct fs_sweeper sweeper;
 	int rc, status = 1;
 
 	fs.start_ns = fs_now_ns();
@@ -2095,9 +2460,14 @@ int fs_main(const struct fs_mount *m)
 		 m->cfg->file ? m->cfg->file : "the default config",
 		 m->mountpoint, m->cfg->store_path, m->cfg->ns_count);
 
+	rc = fs_sweep_start(&sweeper, &fs);
+	if (rc) {
+		log_error("cannot start the sweep: %s", strerror(-rc));
+		goto close_store;
+	}
 	loop = fuse_loop_cfg_create();
 	if (!loop)
-		goto close_store;
+		goto stop_sweep;
 	fuse_loop_cfg_set_clone_fd(loop, 0);
 	fuse_loop_cfg_set_max_threads(loop, 16);
 	fuse_loop_cfg_set_idle_threads(loop, 4);
@@ -2105,6 +2475,8 @@ int fs_main(const struct fs_mount *m)
 	fuse_loop_cfg_destroy(loop);
 	status = rc < 0 ? 1 : 0;
 	log_info("unmounting %s", m->mountpoint);
+stop_sweep:
+	fs_sweep_stop(&sweeper);
 close_store:
 	fuse_session_unmount(fs.se);
 	fs.st->ops->close(fs.st);

@@ -33,6 +33,13 @@
 #define STORE_KEY_MAX	512	 /* bytes of UTF-8, Workers KV's key limit */
 #define STORE_VALUE_MAX 26214400 /* bytes, Workers KV's value limit */
 #define STORE_META_MAX	1024	 /* bytes of compact JSON metadata */
+#define STORE_XATTR_MAX                                                        \
+	65536 /* bytes of other attributes per row,                            \
+		 names and values together */
+
+/* Flags for xattr_set(), as setxattr(2)'s. */
+#define STORE_XATTR_CREATE  1 /* -EEXIST if the attribute exists */
+#define STORE_XATTR_REPLACE 2 /* -ENODATA if it does not */
 
 enum store_kind { STORE_KEY = 0, STORE_DIR = 1 };
 
@@ -160,6 +167,45 @@ struct store_ops {
 		      size_t from_len, int64_t to_ns, const char *to,
 		      size_t to_len, enum store_kind kind, bool noreplace);
 	int (*usage)(struct store *st, struct store_usage *usage);
+
+	/*
+	 * A key's metadata, copied into buf as getxattr(2) does: *len
+	 * gets its length; size 0 asks for the length only; -ERANGE if
+	 * size is too small; -ENODATA if the key has none.
+	 */
+	int (*meta_get)(struct store *st, int64_t ns, const char *key,
+			size_t key_len, void *buf, size_t size, size_t *len);
+	/*
+	 * Set a key's metadata to json (validated, stored in compact
+	 * form: -EINVAL if not JSON, -ERANGE if the compact form is over
+	 * STORE_META_MAX) or clear it (json NULL).
+	 */
+	int (*meta_set)(struct store *st, int64_t ns, const char *key,
+			size_t key_len, const char *json, size_t json_len);
+	/* Set a key's expiration, seconds since the epoch, 0: never. */
+	int (*expire)(struct store *st, int64_t ns, const char *key,
+		      size_t key_len, int64_t expiration);
+	/*
+	 * Other extended attributes of a row, at most STORE_XATTR_MAX
+	 * bytes per row (-ENOSPC).  get copies like meta_get; -ENODATA
+	 * for an attribute the row does not have.  list calls fn with
+	 * each name (the ns argument is 0).  A put without
+	 * STORE_PUT_KEEP_META removes them all.
+	 */
+	int (*xattr_get)(struct store *st, int64_t ns, const char *key,
+			 size_t key_len, enum store_kind kind, const char *name,
+			 void *buf, size_t size, size_t *len);
+	int (*xattr_set)(struct store *st, int64_t ns, const char *key,
+			 size_t key_len, enum store_kind kind, const char *name,
+			 const void *value, size_t size, int flags);
+	int (*xattr_list)(struct store *st, int64_t ns, const char *key,
+			  size_t key_len, enum store_kind kind, store_ns_fn fn,
+			  void *ctx);
+	int (*xattr_remove)(struct store *st, int64_t ns, const char *key,
+			    size_t key_len, enum store_kind kind,
+			    const char *name);
+	/* Remove at most limit expired keys; *removed gets the count. */
+	int (*sweep)(struct store *st, int limit, int *removed);
 };
 
 struct store {

@@ -57,7 +57,11 @@ static const char sq_schema_sql[] =
     " UPDATE ns SET bytes = bytes - OLD.size, keys = keys - 1"
     " WHERE id = OLD.ns;"
     " UPDATE ns SET bytes = bytes + NEW.size, keys = keys + 1"
-    " WHERE id = NEW.ns; END;";
+    " WHERE id = NEW.ns; END;"
+    "CREATE TABLE xattr(row INTEGER NOT NULL, name TEXT NOT NULL,"
+    " value BLOB NOT NULL, PRIMARY KEY(row, name)) WITHOUT ROWID;"
+    "CREATE TRIGGER kv_del_xattr AFTER DELETE ON kv BEGIN"
+    " DELETE FROM xattr WHERE row = OLD.id; END;";
 
 #define SQ_ATTR_COLS                                                           \
 	"size, mode, uid, gid, mtime_ns, ctime_ns, expiration, version"
@@ -90,6 +94,18 @@ enum sq_stmt_id {
 	SQ_RANGE_DELETE,
 	SQ_REMOVE_KEY_ANY,
 	SQ_USAGE,
+	SQ_ROW_ID,
+	SQ_META_GET,
+	SQ_JSON,
+	SQ_META_SET,
+	SQ_EXPIRE,
+	SQ_XATTR_GET,
+	SQ_XATTR_SET,
+	SQ_XATTR_LIST,
+	SQ_XATTR_REMOVE,
+	SQ_XATTR_TOTAL,
+	SQ_XATTR_CLEAR,
+	SQ_SWEEP,
 	SQ_STMT_COUNT
 };
 
@@ -172,6 +188,31 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
     [SQ_REMOVE_KEY_ANY] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
 			  " AND kind = ?3",
     [SQ_USAGE] = "SELECT total(bytes), total(keys) FROM ns",
+    [SQ_ROW_ID] = "SELECT id FROM kv"
+		  " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
+    [SQ_META_GET] = "SELECT metadata FROM kv"
+		    " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
+    /* ?1 text: its compact form, or an error if it is not JSON */
+    [SQ_JSON] = "SELECT json(?1)",
+    /* ?4 metadata (NULL clears) */
+    [SQ_META_SET] = "UPDATE kv SET metadata = ?4, ctime_ns = ?11"
+		    " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
+    /* ?4 expiration (0: never) */
+    [SQ_EXPIRE] = "UPDATE kv SET expiration = ?4, ctime_ns = ?11"
+		  " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
+    /* ?4 row id ?5 name ?6 value */
+    [SQ_XATTR_GET] = "SELECT value FROM xattr WHERE row = ?4 AND name = ?5",
+    [SQ_XATTR_SET] = "INSERT INTO xattr(row, name, value) VALUES (?4, ?5, ?6)"
+		     " ON CONFLICT(row, name) DO UPDATE SET value = ?6",
+    [SQ_XATTR_LIST] = "SELECT name FROM xattr WHERE row = ?4 ORDER BY name",
+    [SQ_XATTR_REMOVE] = "DELETE FROM xattr WHERE row = ?4 AND name = ?5",
+    [SQ_XATTR_TOTAL] = "SELECT total(length(CAST(name AS BLOB))"
+		       " + length(value)) FROM xattr"
+		       " WHERE row = ?4 AND name != ?5",
+    [SQ_XATTR_CLEAR] = "DELETE FROM xattr WHERE row = ?4",
+    /* ?4 batch size */
+    [SQ_SWEEP] = "DELETE FROM kv WHERE id IN (SELECT id FROM kv"
+		 " WHERE expiration > 0 AND expiration <= ?9 LIMIT ?4)",
 };
 
 struct sq_conn {
@@ -773,6 +814,19 @@ static int sq_put_on(struct sq_conn *c, int64_t ns, const char *key,
 	rc = sq_step_returning(c, st, &rowid, out);
 	if (rc)
 		goto done;
+	if (!(put->flags & STORE_PUT_KEEP_META)) {
+		sqlite3_stmt *clear = sq_stmt(c, SQ_XATTR_CLEAR);
+
+		if (!clear) {
+			rc = -EIO;
+			goto done;
+		}
+		sqlite3_bind_int64(clear, 4, rowid);
+		rc = sq_errno(c->db, sqlite3_step(clear), "put");
+		sqlite3_reset(clear);
+		if (rc)
+			goto done;
+	}
 	if (append || put->size > SQ_INLINE_BYTES)
 		rc = sq_blob_from_put(c, rowid, at, put);
 done:
@@ -1134,6 +1188,365 @@ release:
 	return rc;
 }
 
+/* The id of a live row, or -ENOENT. */
+static int sq_row_id(struct sq_conn *c, int64_t ns, const char *key,
+		     size_t key_len, enum store_kind kind, int64_t *rowid)
+{
+	sqlite3_stmt *st = sq_stmt(c, SQ_ROW_ID);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sq_bind_key(st, ns, key, key_len);
+	sqlite3_bind_int(st, 3, kind);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*rowid = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : sq_errno(c->db, rc, "row");
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Copy a column's bytes into buf as getxattr(2) would. */
+static int sq_copy_out(sqlite3_stmt *st, int col, void *buf, size_t size,
+		       size_t *len)
+{
+	const void *p = sqlite3_column_blob(st, col);
+
+	*len = (size_t)sqlite3_column_bytes(st, col);
+	if (size == 0)
+		return 0;
+	if (size < *len)
+		return -ERANGE;
+	if (*len)
+		memcpy(buf, p, *len);
+	return 0;
+}
+
+static int sq_meta_get(struct store *base, int64_t ns, const char *key,
+		       size_t key_len, void *buf, size_t size, size_t *len)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, SQ_META_GET);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sq_bind_key(st, ns, key, key_len);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_type(st, 0) == SQLITE_NULL
+			 ? -ENODATA
+			 : sq_copy_out(st, 0, buf, size, len);
+	else
+		rc = rc == SQLITE_DONE ? -ENOENT : sq_errno(c->db, rc, "meta");
+	sqlite3_reset(st);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+/*
+ * The compact form of json into *out (malloc'ed), as SQLite's json()
+ * writes it: -EINVAL if it is not JSON.
+ */
+static int sq_json_compact(struct sq_conn *c, const char *json, size_t len,
+			   char **out, size_t *out_len)
+{
+	sqlite3_stmt *st = sq_stmt(c, SQ_JSON);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, json, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+		*out_len = (size_t)sqlite3_column_bytes(st, 0);
+		*out = malloc(*out_len + 1);
+		if (*out)
+			memcpy(*out, sqlite3_column_text(st, 0), *out_len + 1);
+		rc = *out ? 0 : -ENOMEM;
+	} else {
+		rc = -EINVAL; /* malformed JSON, or too deep */
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_meta_set(struct store *base, int64_t ns, const char *key,
+		       size_t key_len, const char *json, size_t json_len)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	char *compact = NULL;
+	size_t compact_len = 0;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	if (json) {
+		rc = sq_json_compact(c, json, json_len, &compact, &compact_len);
+		if (rc == 0 && compact_len > STORE_META_MAX)
+			rc = -ERANGE;
+		if (rc)
+			goto release;
+	}
+	st = sq_stmt(c, SQ_META_SET);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sq_bind_key(st, ns, key, key_len);
+	if (compact)
+		sqlite3_bind_text(st, 4, compact, (int)compact_len,
+				  SQLITE_STATIC);
+	rc = sq_errno(c->db, sqlite3_step(st), "set metadata");
+	sqlite3_reset(st);
+	if (rc == 0 && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+release:
+	free(compact);
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_expire(struct store *base, int64_t ns, const char *key,
+		     size_t key_len, int64_t expiration)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, SQ_EXPIRE);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sq_bind_key(st, ns, key, key_len);
+	sqlite3_bind_int64(st, 4, expiration);
+	rc = sq_errno(c->db, sqlite3_step(st), "set expiration");
+	sqlite3_reset(st);
+	if (rc == 0 && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_xattr_get(struct store *base, int64_t ns, const char *key,
+			size_t key_len, enum store_kind kind, const char *name,
+			void *buf, size_t size, size_t *len)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int64_t rowid;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_begin(c, false);
+	if (rc)
+		goto release;
+	rc = sq_row_id(c, ns, key, key_len, kind, &rowid);
+	st = rc ? NULL : sq_stmt(c, SQ_XATTR_GET);
+	if (st) {
+		sqlite3_bind_int64(st, 4, rowid);
+		sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			rc = sq_copy_out(st, 0, buf, size, len);
+		else
+			rc = rc == SQLITE_DONE ? -ENODATA
+					       : sq_errno(c->db, rc, "xattr");
+		sqlite3_reset(st);
+	} else if (rc == 0) {
+		rc = -EIO;
+	}
+	sq_end(c, 0);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+/* Run an xattr statement on row with name (and value) bound. */
+static int sq_xattr_step(struct sq_conn *c, enum sq_stmt_id id, int64_t rowid,
+			 const char *name, const void *value, size_t size,
+			 double *total)
+{
+	sqlite3_stmt *st = sq_stmt(c, id);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 4, rowid);
+	sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+	if (value)
+		sqlite3_bind_blob(st, 6, size ? value : "", (int)size,
+				  SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && total)
+		*total = sqlite3_column_double(st, 0);
+	rc = sq_errno(c->db, rc, "xattr");
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int sq_xattr_set(struct store *base, int64_t ns, const char *key,
+			size_t key_len, enum store_kind kind, const char *name,
+			const void *value, size_t size, int flags)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	double total = 0;
+	int64_t rowid;
+	size_t len;
+	int rc, found;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_begin(c, true);
+	if (rc)
+		goto release;
+	rc = sq_row_id(c, ns, key, key_len, kind, &rowid);
+	if (rc == 0 && (flags & (STORE_XATTR_CREATE | STORE_XATTR_REPLACE))) {
+		sqlite3_stmt *st = sq_stmt(c, SQ_XATTR_GET);
+
+		sqlite3_bind_int64(st, 4, rowid);
+		sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+		if (found && (flags & STORE_XATTR_CREATE))
+			rc = -EEXIST;
+		if (!found && (flags & STORE_XATTR_REPLACE))
+			rc = -ENODATA;
+	}
+	if (rc == 0)
+		rc = sq_xattr_step(c, SQ_XATTR_TOTAL, rowid, name, NULL, 0,
+				   &total);
+	len = strlen(name);
+	if (rc == 0 && total + (double)(len + size) > STORE_XATTR_MAX)
+		rc = -ENOSPC;
+	if (rc == 0)
+		rc = sq_xattr_step(c, SQ_XATTR_SET, rowid, name, value, size,
+				   NULL);
+	rc = sq_end(c, rc);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_xattr_list(struct store *base, int64_t ns, const char *key,
+			 size_t key_len, enum store_kind kind, store_ns_fn fn,
+			 void *ctx)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int64_t rowid;
+	int rc, step;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_begin(c, false);
+	if (rc)
+		goto release;
+	rc = sq_row_id(c, ns, key, key_len, kind, &rowid);
+	st = rc ? NULL : sq_stmt(c, SQ_XATTR_LIST);
+	if (st) {
+		sqlite3_bind_int64(st, 4, rowid);
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			rc = fn(ctx, 0,
+				(const char *)sqlite3_column_text(st, 0));
+			if (rc)
+				break;
+		}
+		if (rc == 0)
+			rc = sq_errno(c->db, step, "list xattrs");
+		else if (rc > 0)
+			rc = 0;
+		sqlite3_reset(st);
+	} else if (rc == 0) {
+		rc = -EIO;
+	}
+	sq_end(c, 0);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_xattr_remove(struct store *base, int64_t ns, const char *key,
+			   size_t key_len, enum store_kind kind,
+			   const char *name)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	int64_t rowid;
+	int rc;
+
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_begin(c, true);
+	if (rc)
+		goto release;
+	rc = sq_row_id(c, ns, key, key_len, kind, &rowid);
+	if (rc == 0)
+		rc = sq_xattr_step(c, SQ_XATTR_REMOVE, rowid, name, NULL, 0,
+				   NULL);
+	if (rc == 0 && sqlite3_changes(c->db) == 0)
+		rc = -ENODATA;
+	rc = sq_end(c, rc);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_sweep(struct store *base, int limit, int *removed)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	*removed = 0;
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, SQ_SWEEP);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sqlite3_bind_int(st, 4, limit);
+	rc = sq_errno(c->db, sqlite3_step(st), "sweep");
+	sqlite3_reset(st);
+	if (rc == 0)
+		*removed = sqlite3_changes(c->db);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
 static const struct store_ops sq_ops = {
     .close = sq_close,
     .ns_list = sq_ns_list,
@@ -1151,6 +1564,14 @@ static const struct store_ops sq_ops = {
     .any = sq_any,
     .rename = sq_rename,
     .usage = sq_usage,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+    .expire = sq_expire,
+    .xattr_get = sq_xattr_get,
+    .xattr_set = sq_xattr_set,
+    .xattr_list = sq_xattr_list,
+    .xattr_remove = sq_xattr_remove,
+    .sweep = sq_sweep,
 };
 
 static int sq_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
