@@ -1259,6 +1259,11 @@ release:
 /*
  * The compact form of json into *out (malloc'ed), as SQLite's json()
  * writes it: -EINVAL if it is not JSON.
+ *
+ * FIXME: json() keeps string escapes and number spellings as written
+ * ("\u0041", 1.0) where JSON.stringify writes "A" and 1, so the length
+ * checked against STORE_META_MAX can differ from Workers KV's for such
+ * input.
  */
 static int sq_json_compact(struct sq_conn *c, const char *json, size_t len,
 			   char **out, size_t *out_len)
