@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = fuse3 sqlite3 inih
+PKGS = fuse3 sqlite3 inih jansson
 
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -29,6 +29,7 @@ QLD = @echo "  LD      $@";
 endif
 
 SRCS = \
+	src/cli.c \
 	src/config.c \
 	src/file.c \
 	src/inode.c \

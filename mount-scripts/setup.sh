@@ -10,9 +10,9 @@
 
 set -eu
 
-# Build: compiler and make, pkg-config, the three libraries' headers.
+# Build: compiler and make, pkg-config, the libraries' headers.
 build_packages="build-essential pkg-config libfuse3-dev libsqlite3-dev
-libinih-dev"
+libinih-dev libjansson-dev"
 # Run: fusermount3 (mounting and unmounting as a user) and libfuse3.
 run_packages="fuse3"
 # Tests: the integration scripts use python3 (open flags, errnos),

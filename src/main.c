@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "fs.h"
 #include "log.h"
@@ -25,6 +26,7 @@ struct args {
 	char opts[4096]; /* -o options for libfuse, comma-separated */
 	bool is_foreground;
 	bool is_debug;
+	int command; /* argv index of a subcommand, 0 if mounting */
 };
 
 static void usage(FILE *out)
@@ -37,7 +39,11 @@ static void usage(FILE *out)
 		"  -o OPTIONS  mount options (allow_other, ro, ...)\n"
 		"  -c CONFIG   the configuration file (default: one namespace "
 		"'default'\n"
-		"              in $XDG_DATA_HOME/kvfs/kvfs.db)\n");
+		"              in $XDG_DATA_HOME/kvfs/kvfs.db)\n"
+		"       kvfs [-c CONFIG] get|put|delete|namespaces|list|import|"
+		"export ...\n"
+		"              the store without mounting (kvfs -c CONFIG get "
+		"for details)\n");
 }
 
 /*
@@ -116,6 +122,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return 2;
 			}
 			a->config = argv[i];
+		} else if (npos == 0 && cli_is_command(s)) {
+			a->command = i;
+			return 0;
 		} else if (s[0] == '-' && s[1]) {
 			fprintf(stderr, "kvfs: unknown option '%s'\n", s);
 			usage(stderr);
@@ -215,6 +224,8 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (a.command)
+		return cli_main(a.config, argc - a.command, argv + a.command);
 	if (a.is_debug)
 		log_max_level = LOG_DEBUG;
 	log_capture_fuse();

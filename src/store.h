@@ -107,6 +107,16 @@ struct store_usage {
 	uint64_t keys;	/* rows, all namespaces */
 };
 
+/* One value of a put_many() call. */
+struct store_item {
+	const char *key;
+	size_t key_len;
+	const void *value;
+	size_t size;
+	const char *metadata; /* compact JSON, or NULL */
+	int64_t expiration;   /* seconds since the epoch, 0: never */
+};
+
 struct store;
 
 struct store_ops {
@@ -204,6 +214,15 @@ struct store_ops {
 	int (*xattr_remove)(struct store *st, int64_t ns, const char *key,
 			    size_t key_len, enum store_kind kind,
 			    const char *name);
+	/*
+	 * Put every item as Workers KV does (value, metadata and
+	 * expiration replaced; other attributes cleared) in one
+	 * transaction: all are stored or none.  On failure *failed gets
+	 * the index of the item that failed.
+	 */
+	int (*put_many)(struct store *st, int64_t ns,
+			const struct store_item *items, size_t n,
+			size_t *failed);
 	/* Remove at most limit expired keys; *removed gets the count. */
 	int (*sweep)(struct store *st, int limit, int *removed);
 };

@@ -855,6 +855,47 @@ static int sq_put(struct store *base, int64_t ns, const char *key,
 	return rc;
 }
 
+static int sq_mem_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	memcpy(buf, (const char *)ctx + off, len);
+	return 0;
+}
+
+static int sq_put_many(struct store *base, int64_t ns,
+		       const struct store_item *items, size_t n,
+		       size_t *failed)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct store_put put;
+	struct sq_conn *c;
+	size_t i;
+	int rc;
+
+	*failed = 0;
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_begin(c, true);
+	for (i = 0; rc == 0 && i < n; i++) {
+		put = (struct store_put){.size = items[i].size,
+					 .read = sq_mem_read,
+					 .ctx = (void *)items[i].value,
+					 .metadata = items[i].metadata,
+					 .expiration = items[i].expiration};
+		put.attr.uid = -1;
+		put.attr.gid = -1;
+		rc = items[i].size > STORE_VALUE_MAX
+			     ? -EFBIG
+			     : sq_put_on(c, ns, items[i].key, items[i].key_len,
+					 &put, NULL);
+		if (rc)
+			*failed = i;
+	}
+	rc = sq_end(c, rc);
+	sq_release(s, c);
+	return rc;
+}
+
 static int sq_mkdir(struct store *base, int64_t ns, const char *prefix,
 		    size_t prefix_len, const struct store_attr *attr)
 {
@@ -1577,6 +1618,7 @@ static const struct store_ops sq_ops = {
     .xattr_list = sq_xattr_list,
     .xattr_remove = sq_xattr_remove,
     .sweep = sq_sweep,
+    .put_many = sq_put_many,
 };
 
 static int sq_pragma_int(sqlite3 *db, const char *sql, int64_t *out)

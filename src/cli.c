@@ -1,0 +1,947 @@
+/*
+ * cli: get, put, delete, namespaces, list, import and export, with
+ * Workers KV's semantics (a put replaces value, metadata and expiration
+ * together) and its JSON shapes (wrangler kv bulk put for import and
+ * export, the list result for list).  JSON through jansson.  Messages
+ * name the key and the limit; values never reach stderr.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "name.h"
+#include "store.h"
+
+#define CLI_EXP_MAX  2147483647LL /* Workers KV's 32-bit field */
+#define CLI_LIST_MAX 1000	  /* keys per list page */
+
+struct cli {
+	struct config cfg;
+	struct store *st;
+	const char *cmd;
+};
+
+static int cli_usage(void)
+{
+	fprintf(stderr,
+		"usage: kvfs [-c CONFIG] COMMAND ...\n"
+		"  get NAMESPACE KEY [--metadata]\n"
+		"  put NAMESPACE KEY [FILE|-] [--metadata JSON] "
+		"[--expiration SECONDS] [--ttl SECONDS]\n"
+		"  delete NAMESPACE KEY\n"
+		"  namespaces\n"
+		"  list NAMESPACE [--prefix P] [--limit N] [--cursor C]\n"
+		"  list NAMESPACE --all --jsonl [--prefix P]\n"
+		"  import NAMESPACE FILE\n"
+		"  export NAMESPACE\n");
+	return 2;
+}
+
+/* Print "kvfs: CMD: ..." with the key shown safely. */
+static void cli_fail(struct cli *c, const char *key, size_t key_len,
+		     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void cli_fail(struct cli *c, const char *key, size_t key_len,
+		     const char *fmt, ...)
+{
+	char shown[LOG_KEY_BUF], msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (key)
+		fprintf(stderr, "kvfs: %s '%s': %s\n", c->cmd,
+			log_key(shown, sizeof(shown), key, key_len), msg);
+	else
+		fprintf(stderr, "kvfs: %s: %s\n", c->cmd, msg);
+}
+
+/* Why a key is refused, in Workers KV's words, or NULL if it is valid. */
+static const char *cli_key_problem(const char *key, size_t len, char *buf,
+				   size_t size)
+{
+	switch (name_key_check(key, len)) {
+	case 0:
+		return NULL;
+	case -ENAMETOOLONG:
+		snprintf(buf, size,
+			 "UTF-8 encoded length of %zu exceeds key length "
+			 "limit of %d",
+			 len, NAME_KEY_MAX);
+		return buf;
+	case -EILSEQ:
+		return "key is not valid UTF-8";
+	default:
+		return len == 0 ? "key name cannot be empty"
+				: "'.' and '..' are not allowed as key names";
+	}
+}
+
+/* Find the namespace, creating one the config names but the store lacks. */
+static int cli_ns(struct cli *c, const char *name, int64_t *ns)
+{
+	int rc = c->st->ops->ns_find(c->st, name, ns);
+
+	if (rc == -ENOENT && config_find_ns(&c->cfg, name))
+		rc = c->st->ops->ns_create(c->st, name, ns);
+	if (rc == -ENOENT)
+		cli_fail(c, NULL, 0, "no namespace '%s'", name);
+	else if (rc)
+		cli_fail(c, NULL, 0, "%s: %s", name, strerror(-rc));
+	return rc;
+}
+
+/* A whole number of seconds in [min, max], or -1 with a message. */
+static int64_t cli_seconds(struct cli *c, const char *opt, const char *text,
+			   int64_t min, int64_t max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno || end == text || *end || v < min || v > max) {
+		cli_fail(c, NULL, 0,
+			 "invalid %s '%s': expected whole seconds from %lld "
+			 "to %lld",
+			 opt, text, (long long)min, (long long)max);
+		return -1;
+	}
+	return v;
+}
+
+/*
+ * Validate metadata text and return its compact form (malloc'ed), or
+ * NULL with a message.
+ */
+static char *cli_metadata(struct cli *c, const char *key, size_t key_len,
+			  json_t *meta)
+{
+	char *compact = json_dumps(meta, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (!compact) {
+		cli_fail(c, key, key_len, "cannot encode metadata");
+		return NULL;
+	}
+	if (strlen(compact) > STORE_META_MAX) {
+		cli_fail(c, key, key_len,
+			 "metadata length of %zu exceeds limit of %d",
+			 strlen(compact), STORE_META_MAX);
+		free(compact);
+		return NULL;
+	}
+	return compact;
+}
+
+static int cli_write_all(const void *buf, size_t len)
+{
+	return fwrite(buf, 1, len, stdout) == len ? 0 : -EIO;
+}
+
+static int cli_sink_stdout(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx;
+	return cli_write_all(buf, len);
+}
+
+static int cli_get(struct cli *c, int argc, char **argv)
+{
+	bool want_meta = argc == 4 && !strcmp(argv[3], "--metadata");
+	size_t key_len, len;
+	char *meta;
+	int64_t ns;
+	int rc;
+
+	if (argc != 3 && !want_meta)
+		return cli_usage();
+	if (cli_ns(c, argv[1], &ns))
+		return 1;
+	key_len = strlen(argv[2]);
+	if (want_meta) {
+		rc = c->st->ops->meta_get(c->st, ns, argv[2], key_len, NULL, 0,
+					  &len);
+		if (rc == -ENODATA) {
+			puts("null");
+			return 0;
+		}
+		meta = rc ? NULL : malloc(len + 1);
+		if (meta)
+			rc = c->st->ops->meta_get(c->st, ns, argv[2], key_len,
+						  meta, len + 1, &len);
+		if (meta && rc == 0)
+			printf("%.*s\n", (int)len, meta);
+		free(meta);
+	} else {
+		rc = c->st->ops->get(c->st, ns, argv[2], key_len,
+				     cli_sink_stdout, NULL, NULL);
+	}
+	if (rc == -ENOENT)
+		cli_fail(c, argv[2], key_len, "no such key in %s", argv[1]);
+	else if (rc)
+		cli_fail(c, argv[2], key_len, "%s", strerror(-rc));
+	if (fflush(stdout) && rc == 0) {
+		cli_fail(c, NULL, 0, "stdout: %s", strerror(errno));
+		rc = -EIO;
+	}
+	return rc ? 1 : 0;
+}
+
+/* Read a whole file (or stdin) of at most the value limit. */
+static int cli_slurp(struct cli *c, const char *path, char **out, size_t *len)
+{
+	FILE *f = !path || !strcmp(path, "-") ? stdin : fopen(path, "rb");
+	size_t cap = 65536, n;
+	char *buf = malloc(cap), *b;
+
+	*len = 0;
+	if (!f || !buf) {
+		cli_fail(c, NULL, 0, "%s: %s", path, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	while ((n = fread(buf + *len, 1, cap - *len, f)) > 0) {
+		*len += n;
+		if (*len > STORE_VALUE_MAX)
+			break;
+		if (*len == cap) {
+			cap *= 2;
+			b = realloc(buf, cap);
+			if (!b)
+				break;
+			buf = b;
+		}
+	}
+	if (ferror(f) || *len > STORE_VALUE_MAX || *len == cap) {
+		if (*len > STORE_VALUE_MAX)
+			cli_fail(c, NULL, 0, "value length exceeds limit of %d",
+				 STORE_VALUE_MAX);
+		else
+			cli_fail(c, NULL, 0, "%s: %s", path ? path : "stdin",
+				 strerror(errno ? errno : ENOMEM));
+		free(buf);
+		if (f != stdin)
+			fclose(f);
+		return -1;
+	}
+	if (f != stdin)
+		fclose(f);
+	*out = buf;
+	return 0;
+}
+
+static int cli_put(struct cli *c, int argc, char **argv)
+{
+	const char *file = NULL, *meta_text = NULL;
+	int64_t expiration = 0, ttl = -1, now = time(NULL), ns;
+	struct store_item item = {0};
+	char why[128], *value = NULL, *compact = NULL;
+	const char *problem;
+	json_error_t jerr;
+	json_t *meta;
+	size_t failed;
+	int i, rc;
+
+	if (argc < 3)
+		return cli_usage();
+	for (i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--metadata") && i + 1 < argc) {
+			meta_text = argv[++i];
+		} else if (!strcmp(argv[i], "--expiration") && i + 1 < argc) {
+			expiration = cli_seconds(c, "expiration", argv[++i],
+						 now + 60, CLI_EXP_MAX);
+			if (expiration < 0)
+				return 1;
+		} else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
+			ttl = cli_seconds(c, "ttl", argv[++i], 60,
+					  CLI_EXP_MAX - now);
+			if (ttl < 0)
+				return 1;
+		} else if (!file && (argv[i][0] != '-' || !argv[i][1])) {
+			file = argv[i];
+		} else {
+			return cli_usage();
+		}
+	}
+	item.key = argv[2];
+	item.key_len = strlen(argv[2]);
+	problem = cli_key_problem(item.key, item.key_len, why, sizeof(why));
+	if (problem) {
+		cli_fail(c, item.key, item.key_len, "%s", problem);
+		return 1;
+	}
+	if (ttl >= 0)
+		expiration = now + ttl; /* the TTL wins, as in Workers KV */
+	if (meta_text) {
+		meta = json_loads(meta_text, JSON_DECODE_ANY, &jerr);
+		if (!meta) {
+			cli_fail(c, item.key, item.key_len,
+				 "metadata is not JSON: %s", jerr.text);
+			return 1;
+		}
+		compact = cli_metadata(c, item.key, item.key_len, meta);
+		json_decref(meta);
+		if (!compact)
+			return 1;
+	}
+	if (cli_ns(c, argv[1], &ns) || cli_slurp(c, file, &value, &item.size)) {
+		free(compact);
+		return 1;
+	}
+	item.value = value;
+	item.metadata = compact;
+	item.expiration = expiration;
+	rc = c->st->ops->put_many(c->st, ns, &item, 1, &failed);
+	if (rc)
+		cli_fail(c, item.key, item.key_len, "%s", strerror(-rc));
+	free(value);
+	free(compact);
+	return rc ? 1 : 0;
+}
+
+static int cli_delete(struct cli *c, int argc, char **argv)
+{
+	int64_t ns;
+	int rc;
+
+	if (argc != 3)
+		return cli_usage();
+	if (cli_ns(c, argv[1], &ns))
+		return 1;
+	rc = c->st->ops->remove(c->st, ns, argv[2], strlen(argv[2]), STORE_KEY);
+	if (rc == -ENOENT)
+		rc = 0; /* deleting a missing key succeeds, as in Workers KV */
+	if (rc)
+		cli_fail(c, argv[2], strlen(argv[2]), "%s", strerror(-rc));
+	return rc ? 1 : 0;
+}
+
+static int cli_print_ns(void *ctx, int64_t ns, const char *name)
+{
+	(void)ctx;
+	(void)ns;
+	printf("%s\n", name);
+	return 0;
+}
+
+static int cli_namespaces(struct cli *c, int argc, char **argv)
+{
+	int64_t ns;
+	int i, rc;
+
+	(void)argv;
+	if (argc != 1)
+		return cli_usage();
+	for (i = 0; i < c->cfg.ns_count; i++)
+		if (cli_ns(c, c->cfg.ns[i].name, &ns))
+			return 1;
+	rc = c->st->ops->ns_list(c->st, cli_print_ns, NULL);
+	if (rc)
+		cli_fail(c, NULL, 0, "%s", strerror(-rc));
+	return rc ? 1 : 0;
+}
+
+/*
+ * Listing, page by page.  A cursor is the last key of the previous page
+ * in base64 (opaque to users, as Workers KV's); the next page starts
+ * after it.  Directory rows of the tree layout are never shown.
+ */
+struct cli_page {
+	json_t *keys;
+	char last[STORE_KEY_MAX + 1];
+	size_t last_len;
+	int rows;
+	bool is_jsonl;
+};
+
+static json_t *cli_key_json(const struct store_row *r)
+{
+	json_t *o = json_object(), *meta;
+
+	json_object_set_new(o, "name", json_stringn(r->key, r->key_len));
+	if (r->attr.expiration)
+		json_object_set_new(o, "expiration",
+				    json_integer(r->attr.expiration));
+	if (r->metadata) {
+		meta = json_loads(r->metadata, JSON_DECODE_ANY, NULL);
+		if (meta)
+			json_object_set_new(o, "metadata", meta);
+	}
+	return o;
+}
+
+static int cli_page_row(void *ctx, const struct store_row *r)
+{
+	struct cli_page *p = ctx;
+	json_t *o;
+	char *line;
+
+	p->rows++;
+	memcpy(p->last, r->key, r->key_len);
+	p->last_len = r->key_len;
+	if (r->kind != STORE_KEY)
+		return 0;
+	o = cli_key_json(r);
+	if (!p->is_jsonl) {
+		json_array_append_new(p->keys, o);
+		return 0;
+	}
+	line = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!line)
+		return -ENOMEM;
+	printf("%s\n", line);
+	free(line);
+	return 0;
+}
+
+static char *cli_cursor_encode(const char *key, size_t len)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+	    "vwxyz0123456789-_";
+	char *out = malloc(len * 4 / 3 + 4), *o = out;
+	const unsigned char *k = (const unsigned char *)key;
+	size_t i;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		*o++ = b64[k[i] >> 2];
+		*o++ = b64[((k[i] & 3) << 4) | (k[i + 1] >> 4)];
+		*o++ = b64[((k[i + 1] & 15) << 2) | (k[i + 2] >> 6)];
+		*o++ = b64[k[i + 2] & 63];
+	}
+	if (i < len) {
+		*o++ = b64[k[i] >> 2];
+		if (i + 1 < len) {
+			*o++ = b64[((k[i] & 3) << 4) | (k[i + 1] >> 4)];
+			*o++ = b64[(k[i + 1] & 15) << 2];
+		} else {
+			*o++ = b64[(k[i] & 3) << 4];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Decode base64 (standard or URL alphabet, padding optional). */
+static int cli_base64_decode(const char *in, size_t in_len, char *out,
+			     size_t *out_len)
+{
+	unsigned int acc = 0;
+	size_t i, n = 0;
+	int bits = 0, v;
+
+	for (i = 0; i < in_len; i++) {
+		char ch = in[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			v = ch - 'A';
+		else if (ch >= 'a' && ch <= 'z')
+			v = ch - 'a' + 26;
+		else if (ch >= '0' && ch <= '9')
+			v = ch - '0' + 52;
+		else if (ch == '+' || ch == '-')
+			v = 62;
+		else if (ch == '/' || ch == '_')
+			v = 63;
+		else if (ch == '=' && in_len - i <= 2)
+			break;
+		else
+			return -EINVAL;
+		acc = (acc << 6) | (unsigned int)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	*out_len = n;
+	return 0;
+}
+
+/* The position after a cursor (the key it names plus a NUL byte). */
+static int cli_cursor_start(struct cli *c, const char *cursor, char *pos,
+			    size_t *pos_len)
+{
+	size_t n;
+
+	if (strlen(cursor) > (STORE_KEY_MAX + 2) / 3 * 4 ||
+	    cli_base64_decode(cursor, strlen(cursor), pos, &n) || n == 0) {
+		cli_fail(c, NULL, 0, "invalid cursor '%s'", cursor);
+		return -1;
+	}
+	pos[n] = '\0';
+	*pos_len = n + 1;
+	return 0;
+}
+
+/* One page of at most limit rows from pos; fills p. */
+static int cli_list_page(struct cli *c, int64_t ns, const char *pos,
+			 size_t pos_len, const char *prefix, size_t prefix_len,
+			 int limit, struct cli_page *p)
+{
+	char end[STORE_KEY_MAX + 1];
+
+	p->rows = 0;
+	if (prefix_len)
+		store_prefix_end(prefix, prefix_len, end);
+	return c->st->ops->list(c->st, ns, pos, pos_len,
+				prefix_len ? end : NULL, prefix_len, limit,
+				cli_page_row, p);
+}
+
+static int cli_list(struct cli *c, int argc, char **argv)
+{
+	const char *prefix = "", *cursor = NULL;
+	struct cli_page p = {0};
+	char pos[STORE_KEY_MAX + 2], *next;
+	bool is_all = false;
+	size_t pos_len, prefix_len;
+	int64_t limit = CLI_LIST_MAX, ns;
+	json_t *out;
+	int i, rc;
+
+	if (argc < 2)
+		return cli_usage();
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--prefix") && i + 1 < argc)
+			prefix = argv[++i];
+		else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
+			limit =
+			    cli_seconds(c, "limit", argv[++i], 1, CLI_LIST_MAX);
+		else if (!strcmp(argv[i], "--cursor") && i + 1 < argc)
+			cursor = argv[++i];
+		else if (!strcmp(argv[i], "--all"))
+			is_all = true;
+		else if (!strcmp(argv[i], "--jsonl"))
+			p.is_jsonl = true;
+		else
+			return cli_usage();
+	}
+	if (limit < 0)
+		return 1;
+	if (is_all != p.is_jsonl || (is_all && cursor))
+		return cli_usage();
+	prefix_len = strlen(prefix);
+	if (prefix_len > STORE_KEY_MAX) {
+		cli_fail(c, prefix, prefix_len,
+			 "prefix length exceeds limit of %d", STORE_KEY_MAX);
+		return 1;
+	}
+	if (cli_ns(c, argv[1], &ns))
+		return 1;
+	memcpy(pos, prefix, prefix_len);
+	pos_len = prefix_len;
+	if (cursor && cli_cursor_start(c, cursor, pos, &pos_len))
+		return 1;
+	if (pos_len < prefix_len || memcmp(pos, prefix, prefix_len) < 0) {
+		memcpy(pos, prefix,
+		       prefix_len); /* a cursor before the prefix */
+		pos_len = prefix_len;
+	}
+
+	if (is_all) {
+		do {
+			rc = cli_list_page(c, ns, pos, pos_len, prefix,
+					   prefix_len, CLI_LIST_MAX, &p);
+			memcpy(pos, p.last, p.last_len);
+			pos[p.last_len] = '\0';
+			pos_len = p.last_len + 1;
+		} while (rc == 0 && p.rows == CLI_LIST_MAX);
+	} else {
+		p.keys = json_array();
+		rc = cli_list_page(c, ns, pos, pos_len, prefix, prefix_len,
+				   (int)limit, &p);
+		out = json_object();
+		json_object_set_new(out, "keys", p.keys);
+		json_object_set_new(out, "list_complete",
+				    json_boolean(p.rows < limit));
+		if (p.rows == limit) {
+			next = cli_cursor_encode(p.last, p.last_len);
+			json_object_set_new(out, "cursor",
+					    json_string(next ? next : ""));
+			free(next);
+		}
+		if (rc == 0 && json_dumpf(out, stdout, JSON_INDENT(2)))
+			rc = -EIO;
+		printf("\n");
+		json_decref(out);
+	}
+	if (rc)
+		cli_fail(c, NULL, 0, "%s", strerror(-rc));
+	return rc || fflush(stdout) ? 1 : 0;
+}
+
+/* --- import and export ------------------------------------------------ */
+
+struct cli_import {
+	struct store_item *items;
+	char **owned; /* buffers to free: values decoded, metadata */
+	size_t n, n_owned;
+};
+
+static void cli_import_free(struct cli_import *im)
+{
+	size_t i;
+
+	for (i = 0; i < im->n_owned; i++)
+		free(im->owned[i]);
+	free(im->owned);
+	free(im->items);
+}
+
+static char *cli_own(struct cli_import *im, char *p)
+{
+	if (p)
+		im->owned[im->n_owned++] = p;
+	return p;
+}
+
+/* Check entry i of an import and fill its item; message on failure. */
+static int cli_import_entry(struct cli *c, struct cli_import *im, size_t i,
+			    json_t *e, int64_t now)
+{
+	struct store_item *it = &im->items[i];
+	json_t *key = json_object_get(e, "key"), *value, *b64, *exp, *ttl,
+	       *meta;
+	const char *problem;
+	char why[128], *buf;
+	size_t n;
+
+	if (!json_is_object(e) || !json_is_string(key)) {
+		fprintf(stderr,
+			"kvfs: import: entry %zu: needs a string 'key'\n", i);
+		return -1;
+	}
+	it->key = json_string_value(key);
+	it->key_len = json_string_length(key);
+	value = json_object_get(e, "value");
+	b64 = json_object_get(e, "base64");
+	exp = json_object_get(e, "expiration");
+	ttl = json_object_get(e, "expiration_ttl");
+	meta = json_object_get(e, "metadata");
+#define CLI_BAD(...)                                                           \
+	do {                                                                   \
+		char shown_[LOG_KEY_BUF];                                      \
+		fprintf(                                                       \
+		    stderr, "kvfs: import: entry %zu, key '%s': ", i,          \
+		    log_key(shown_, sizeof(shown_), it->key, it->key_len));    \
+		fprintf(stderr, __VA_ARGS__);                                  \
+		fprintf(stderr, "\n");                                         \
+		return -1;                                                     \
+	} while (0)
+	problem = cli_key_problem(it->key, it->key_len, why, sizeof(why));
+	if (problem)
+		CLI_BAD("%s", problem);
+	if (!json_is_string(value))
+		CLI_BAD("needs a string 'value'");
+	if (b64 && !json_is_boolean(b64))
+		CLI_BAD("'base64' must be true or false");
+	it->value = json_string_value(value);
+	it->size = json_string_length(value);
+	if (json_is_true(b64)) {
+		buf = cli_own(im, malloc(it->size * 3 / 4 + 3));
+		if (!buf || cli_base64_decode(it->value, it->size, buf, &n))
+			CLI_BAD("'value' is not base64");
+		it->value = buf;
+		it->size = n;
+	}
+	if (it->size > STORE_VALUE_MAX)
+		CLI_BAD("value length of %zu exceeds limit of %d", it->size,
+			STORE_VALUE_MAX);
+	if (exp &&
+	    (!json_is_integer(exp) || json_integer_value(exp) < now + 60 ||
+	     json_integer_value(exp) > CLI_EXP_MAX))
+		CLI_BAD("invalid expiration: expiration times must be at "
+			"least 60 seconds in the future");
+	if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 60 ||
+		    json_integer_value(ttl) > CLI_EXP_MAX - now))
+		CLI_BAD("invalid expiration_ttl: must be at least 60");
+	it->expiration = ttl   ? now + json_integer_value(ttl)
+			 : exp ? json_integer_value(exp)
+			       : 0;
+	if (meta && !json_is_null(meta)) {
+		buf = cli_own(im,
+			      json_dumps(meta, JSON_COMPACT | JSON_ENCODE_ANY));
+		if (!buf || strlen(buf) > STORE_META_MAX)
+			CLI_BAD("metadata length of %zu exceeds limit of %d",
+				buf ? strlen(buf) : 0, STORE_META_MAX);
+		it->metadata = buf;
+	}
+#undef CLI_BAD
+	return 0;
+}
+
+static int cli_import(struct cli *c, int argc, char **argv)
+{
+	struct cli_import im = {0};
+	json_error_t jerr;
+	json_t *all;
+	size_t i, failed;
+	int64_t now = time(NULL), ns;
+	int rc = 0;
+
+	if (argc != 3)
+		return cli_usage();
+	all = !strcmp(argv[2], "-") ? json_loadf(stdin, 0, &jerr)
+				    : json_load_file(argv[2], 0, &jerr);
+	if (!all) {
+		fprintf(stderr, "kvfs: import: %s:%d: %s\n", argv[2], jerr.line,
+			jerr.text);
+		return 1;
+	}
+	if (!json_is_array(all)) {
+		fprintf(stderr, "kvfs: import: %s: expected a JSON array\n",
+			argv[2]);
+		json_decref(all);
+		return 1;
+	}
+	im.n = json_array_size(all);
+	im.items = calloc(im.n ? im.n : 1, sizeof(*im.items));
+	im.owned = calloc(im.n ? im.n * 2 : 1, sizeof(*im.owned));
+	if (!im.items || !im.owned)
+		rc = -1;
+	for (i = 0; rc == 0 && i < im.n; i++)
+		rc = cli_import_entry(c, &im, i, json_array_get(all, i), now);
+	if (rc == 0 && cli_ns(c, argv[1], &ns))
+		rc = -1;
+	if (rc == 0) {
+		rc = c->st->ops->put_many(c->st, ns, im.items, im.n, &failed);
+		if (rc)
+			cli_fail(c, im.items[failed].key,
+				 im.items[failed].key_len,
+				 "entry %zu: %s; nothing was imported", failed,
+				 strerror(-rc));
+	}
+	cli_import_free(&im);
+	json_decref(all);
+	return rc ? 1 : 0;
+}
+
+/* Collects one value for export. */
+struct cli_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int cli_buf_sink(void *ctx, const void *data, size_t len)
+{
+	struct cli_buf *b = ctx;
+	char *p;
+
+	if (b->len + len > b->cap) {
+		b->cap = (b->len + len) * 2;
+		p = realloc(b->p, b->cap);
+		if (!p)
+			return -ENOMEM;
+		b->p = p;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+struct cli_export {
+	struct cli *c;
+	int64_t ns;
+	size_t count;
+	struct cli_buf value;
+	int rc;
+};
+
+/* Standard base64 with padding, as wrangler writes it. */
+static char *cli_base64_encode(const char *in, size_t len)
+{
+	char *s = cli_cursor_encode(in, len), *p;
+	size_t n;
+
+	if (!s)
+		return NULL;
+	for (p = s; *p; p++)
+		*p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+	n = strlen(s);
+	p = realloc(s, n + 3);
+	if (!p) {
+		free(s);
+		return NULL;
+	}
+	while (n % 4)
+		p[n++] = '=';
+	p[n] = '\0';
+	return p;
+}
+
+static int cli_export_row(void *ctx, const struct store_row *r)
+{
+	struct cli_export *x = ctx;
+	json_t *o;
+	char *line, *b64;
+	int rc;
+
+	if (r->kind != STORE_KEY)
+		return 0;
+	x->value.len = 0;
+	rc = x->c->st->ops->get(x->c->st, x->ns, r->key, r->key_len,
+				cli_buf_sink, &x->value, NULL);
+	if (rc == -ENOENT)
+		return 0; /* deleted or expired since the page was read */
+	if (rc)
+		return rc;
+	o = json_object();
+	json_object_set_new(o, "key", json_stringn(r->key, r->key_len));
+	if (name_utf8_valid(x->value.p ? x->value.p : "", x->value.len)) {
+		json_object_set_new(
+		    o, "value",
+		    json_stringn(x->value.p ? x->value.p : "", x->value.len));
+	} else {
+		b64 = cli_base64_encode(x->value.p, x->value.len);
+		json_object_set_new(o, "value", json_string(b64 ? b64 : ""));
+		json_object_set_new(o, "base64", json_true());
+		free(b64);
+	}
+	if (r->attr.expiration)
+		json_object_set_new(o, "expiration",
+				    json_integer(r->attr.expiration));
+	if (r->metadata) {
+		json_t *meta = json_loads(r->metadata, JSON_DECODE_ANY, NULL);
+
+		if (meta)
+			json_object_set_new(o, "metadata", meta);
+	}
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!line)
+		return -ENOMEM;
+	printf("%s%s", x->count++ ? ",\n" : "\n", line);
+	free(line);
+	return 0;
+}
+
+static int cli_export(struct cli *c, int argc, char **argv)
+{
+	struct cli_export x = {.c = c};
+	char pos[STORE_KEY_MAX + 2];
+	struct cli_page p = {0};
+	size_t pos_len = 0;
+	int rc;
+
+	if (argc != 2)
+		return cli_usage();
+	if (cli_ns(c, argv[1], &x.ns))
+		return 1;
+	printf("[");
+	do {
+		/* One page of names first, then each value. */
+		p.rows = 0;
+		p.keys = json_array();
+		rc = c->st->ops->list(c->st, x.ns, pos, pos_len, NULL, 0,
+				      CLI_LIST_MAX, cli_page_row, &p);
+		if (rc == 0) {
+			size_t i;
+
+			for (i = 0; rc == 0 && i < json_array_size(p.keys);
+			     i++) {
+				json_t *k = json_array_get(p.keys, i);
+				json_t *e = json_object_get(k, "expiration");
+				json_t *m = json_object_get(k, "metadata");
+				char *mt =
+				    m ? json_dumps(m, JSON_COMPACT |
+							  JSON_ENCODE_ANY)
+				      : NULL;
+				struct store_row r = {
+				    .key = json_string_value(
+					json_object_get(k, "name")),
+				    .key_len = json_string_length(
+					json_object_get(k, "name")),
+				    .kind = STORE_KEY,
+				    .metadata = mt};
+
+				r.attr.expiration =
+				    e ? json_integer_value(e) : 0;
+				rc = cli_export_row(&x, &r);
+				free(mt);
+			}
+		}
+		json_decref(p.keys);
+		memcpy(pos, p.last, p.last_len);
+		pos[p.last_len] = '\0';
+		pos_len = p.last_len + 1;
+	} while (rc == 0 && p.rows == CLI_LIST_MAX);
+	printf("%s]\n", x.count ? "\n" : "");
+	free(x.value.p);
+	if (rc)
+		cli_fail(c, NULL, 0, "%s", strerror(-rc));
+	return rc || fflush(stdout) ? 1 : 0;
+}
+
+static const struct cli_command {
+	const char *name;
+	int (*run)(struct cli *c, int argc, char **argv);
+} cli_commands[] = {
+    {"get", cli_get},	    {"put", cli_put},
+    {"delete", cli_delete}, {"namespaces", cli_namespaces},
+    {"list", cli_list},	    {"import", cli_import},
+    {"export", cli_export},
+};
+
+#define CLI_COMMAND_COUNT (sizeof(cli_commands) / sizeof(cli_commands[0]))
+
+bool cli_is_command(const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < CLI_COMMAND_COUNT; i++)
+		if (!strcmp(word, cli_commands[i].name))
+			return true;
+	return false;
+}
+
+int cli_main(const char *config, int argc, char **argv)
+{
+	struct cli c = {.cmd = argv[0]};
+	char err[1024];
+	size_t i;
+	int rc;
+
+	if (config)
+		rc = config_load(config, &c.cfg, err, sizeof(err));
+	else
+		rc = config_default(&c.cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "kvfs: %s\n", err);
+		return 2;
+	}
+	if (access(c.cfg.store_path, F_OK) != 0 && !config) {
+		fprintf(stderr,
+			"kvfs: %s: no database yet (mount once, or "
+			"use -c CONFIG)\n",
+			c.cfg.store_path);
+		config_free(&c.cfg);
+		return 1;
+	}
+	rc = store_sqlite_open(c.cfg.store_path, c.cfg.busy_timeout_ms,
+			       c.cfg.is_sync_full, &c.st, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "kvfs: %s\n", err);
+		config_free(&c.cfg);
+		return 1;
+	}
+	rc = 2;
+	for (i = 0; i < CLI_COMMAND_COUNT; i++)
+		if (!strcmp(argv[0], cli_commands[i].name))
+			rc = cli_commands[i].run(&c, argc, argv);
+	c.st->ops->close(c.st);
+	config_free(&c.cfg);
+	return rc;
+}
