@@ -81,6 +81,8 @@ static int set_kernel_cache(struct parser *p, const char *key,
 			    const char *value);
 static int set_id(struct parser *p, const char *key, const char *value);
 static int set_layout(struct parser *p, const char *key, const char *value);
+static int set_read_only(struct parser *p, const char *key,
+			 const char *value);
 
 static const struct config_key {
 	enum config_section section;
@@ -98,6 +100,7 @@ static const struct config_key {
     {SECTION_MOUNT, "kernel_cache_sec", set_kernel_cache},
     {SECTION_NAMESPACE, "id", set_id},
     {SECTION_NAMESPACE, "layout", set_layout},
+    {SECTION_NAMESPACE, "read_only", set_read_only},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -844,6 +847,22 @@ static int set_id(struct parser *p, const char *key, const char *value)
 	ns->id = strdup(value);
 	if (!ns->id)
 		return parser_error(p, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+static int set_read_only(struct parser *p, const char *key,
+			 const char *value)
+{
+	struct config_ns *ns = &p->cfg->ns[p->cfg->ns_count - 1];
+
+	if (!strcmp(value, "true") || !strcmp(value, "yes") ||
+	    !strcmp(value, "1"))
+		ns->is_read_only = true;
+	else if (!strcmp(value, "false") || !strcmp(value, "no") ||
+		 !strcmp(value, "0"))
+		ns->is_read_only = false;
+	else
+		return bad_value(p, key, value, "expected true or false");
 	return 0;
 }
 

@@ -18,6 +18,7 @@
  *   [namespace CACHE_KV]      ; one section per namespace directory
  *   id = 0f2ac74b498b48028cb68387c421e279
  *   layout = tree             ; tree | flat
+ *   read_only = false         ; true: every change fails with EROFS
  */
 #ifndef KVFS_CONFIG_H
 #define KVFS_CONFIG_H
@@ -31,6 +32,7 @@ struct config_ns {
 	char *name; /* directory name, never NULL */
 	char *id;   /* namespace id as in wrangler.json, or NULL */
 	enum config_layout layout;
+	bool is_read_only; /* read_only = true: changes fail with EROFS */
 	int line; /* line of the section header, for messages */
 };
 

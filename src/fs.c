@@ -46,6 +46,8 @@ struct fs {
 	char *store_dir;	     /* for statfs's free space */
 	int64_t start_ns;	     /* times of implied directories */
 	pthread_mutex_t change_lock; /* see the head of the file */
+	int64_t *ro_ns;		     /* ids of read_only namespaces */
+	int ro_count;
 };
 
 /* A name resolved against its parent directory. */
@@ -69,6 +71,17 @@ static int64_t fs_now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* -EROFS if namespace ns is read-only, else 0. */
+static int fs_writable(struct fs *fs, int64_t ns)
+{
+	int i;
+
+	for (i = 0; i < fs->ro_count; i++)
+		if (fs->ro_ns[i] == ns)
+			return -EROFS;
+	return 0;
 }
 
 static struct timespec fs_ts(int64_t ns)
@@ -1210,9 +1223,12 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	pthread_mutex_lock(&fs->change_lock);
-	rc = fs_setattr_in(fs, in, attr, to_set, fi);
-	pthread_mutex_unlock(&fs->change_lock);
+	rc = fs_writable(fs, in->ns);
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->change_lock);
+		rc = fs_setattr_in(fs, in, attr, to_set, fi);
+		pthread_mutex_unlock(&fs->change_lock);
+	}
 	if (rc == 0)
 		rc = fs_getattr_in(fs, in, &st, &timeout);
 	if (rc == -ESTALE && fi) {
@@ -1238,6 +1254,13 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, in ? EISDIR : ESTALE);
 		return;
 	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		rc = fs_writable(fs, in->ns);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
 	if (fi->flags & O_TRUNC)
 		pthread_mutex_lock(&fs->change_lock);
 	rc = fs_open_in(fs, in, fi, false);
@@ -1257,6 +1280,9 @@ static int fs_create_key(struct fs *fs, fuse_req_t req, struct fs_name *n,
 	struct store_put put = {0};
 	int rc;
 
+	rc = fs_writable(fs, n->ns);
+	if (rc)
+		return rc;
 	if (name_key_check(n->key, n->len))
 		return -EINVAL; /* "." or ".." at a namespace's top */
 	if (n->is_flat ? 0 : n->is_value)
@@ -1532,6 +1558,8 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int rc;
 
 	rc = pin ? fs_resolve(pin, name, &n) : -ESTALE;
+	if (rc == 0)
+		rc = fs_writable(fs, n.ns);
 	if (rc == 0 && !n.is_flat && !n.is_value &&
 	    fs_dir_exists(fs, n.ns, n.key, n.len) == 1)
 		rc = -EISDIR;
@@ -1568,6 +1596,8 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto reply;
 	}
 	rc = pin ? fs_resolve(pin, name, &n) : -ESTALE;
+	if (rc == 0)
+		rc = fs_writable(fs, n.ns);
 	if (rc == 0 && n.is_flat)
 		rc = -EPERM; /* a flat namespace has no directories */
 	if (rc == 0 && n.is_value)
@@ -1635,6 +1665,8 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	rc = pin ? fs_resolve(pin, name, &n) : -ESTALE;
+	if (rc == 0)
+		rc = fs_writable(fs, n.ns);
 	if (rc == 0 && n.is_flat)
 		rc = -ENOTDIR;
 	if (rc == 0 && n.len + 1 > STORE_KEY_MAX)
@@ -1738,6 +1770,10 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = fs_resolve(npin, newname, to);
 	if (rc == -ENOENT)
 		rc = -EPERM; /* renaming namespaces is not supported */
+	if (rc == 0)
+		rc = fs_writable(fs, from->ns);
+	if (rc == 0)
+		rc = fs_writable(fs, to->ns);
 	if (rc == 0) {
 		pthread_mutex_lock(&fs->change_lock);
 		rc = fs_rename_names(fs, from, to, flags);
@@ -2215,9 +2251,12 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	pthread_mutex_lock(&fs->change_lock);
-	rc = fs_setxattr_in(fs, in, name, value, size, flags);
-	pthread_mutex_unlock(&fs->change_lock);
+	rc = in->type == INODE_ROOT ? -EPERM : fs_writable(fs, in->ns);
+	if (rc == 0) {
+		pthread_mutex_lock(&fs->change_lock);
+		rc = fs_setxattr_in(fs, in, name, value, size, flags);
+		pthread_mutex_unlock(&fs->change_lock);
+	}
 	fuse_reply_err(req, rc == -ENOENT ? ESTALE : -rc);
 }
 
@@ -2238,6 +2277,11 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
 	if (rc || xa < 0 || (xa != FS_XA_OTHER && kind != STORE_KEY)) {
 		fuse_reply_err(req, rc || xa >= 0 ? ENODATA : EOPNOTSUPP);
+		return;
+	}
+	rc = fs_writable(fs, ns);
+	if (rc) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	pthread_mutex_lock(&fs->change_lock);
@@ -2369,6 +2413,9 @@ static int fs_create_namespaces(struct fs *fs)
 	int64_t ns;
 	int i, rc;
 
+	fs->ro_ns = calloc((size_t)fs->cfg->ns_count + 1, sizeof(*fs->ro_ns));
+	if (!fs->ro_ns)
+		return -ENOMEM;
 	for (i = 0; i < fs->cfg->ns_count; i++) {
 		rc = fs->st->ops->ns_find(fs->st, fs->cfg->ns[i].name, &ns);
 		if (rc == -ENOENT)
@@ -2376,6 +2423,8 @@ static int fs_create_namespaces(struct fs *fs)
 						    &ns);
 		if (rc && rc != -EEXIST)
 			return rc;
+		if (fs->cfg->ns[i].is_read_only)
+			fs->ro_ns[fs->ro_count++] = ns;
 	}
 	return 0;
 }
@@ -2481,6 +2530,7 @@ close_store:
 	fuse_session_unmount(fs.se);
 	fs.st->ops->close(fs.st);
 	free(fs.store_dir);
+	free(fs.ro_ns);
 	goto remove_handlers;
 unmount:
 	fuse_session_unmount(fs.se);

@@ -26,7 +26,9 @@ struct args {
 	char opts[4096]; /* -o options for libfuse, comma-separated */
 	bool is_foreground;
 	bool is_debug;
-	int command; /* argv index of a subcommand, 0 if mounting */
+	int command;	      /* argv index of a subcommand, 0 if mounting */
+	long uid, gid, umask; /* -o uid=, gid=, umask=; -1 if not given */
+	bool is_allow_other;  /* -o allow_other */
 };
 
 static void usage(FILE *out)
@@ -67,17 +69,56 @@ static bool is_foreign_opt(const char *o, size_t len)
 	return false;
 }
 
+/*
+ * Take out the options kvfs applies itself (libfuse's low-level API has
+ * no uid=, gid= or umask=).  Returns 1 if o was one, 0 if not, -1 if its
+ * value is bad.
+ */
+static int take_own_opt(struct args *a, const char *o, size_t len)
+{
+	static const char *const names[] = {"uid=", "gid=", "umask="};
+	long *fields[] = {&a->uid, &a->gid, &a->umask};
+	char value[32], *end;
+	size_t i, n;
+
+	if (len == 11 && !strncmp(o, "allow_other", 11))
+		a->is_allow_other = true;
+	for (i = 0; i < 3; i++) {
+		n = strlen(names[i]);
+		if (len <= n || strncmp(o, names[i], n))
+			continue;
+		if (len - n >= sizeof(value))
+			return -1;
+		memcpy(value, o + n, len - n);
+		value[len - n] = '\0';
+		errno = 0;
+		*fields[i] = strtol(value, &end, i == 2 ? 8 : 10);
+		if (errno || *end || *fields[i] < 0 ||
+		    (i == 2 && *fields[i] > 0777) ||
+		    (i < 2 && *fields[i] > 4294967294L)) {
+			fprintf(stderr, "kvfs: bad mount option '%s'\n", value);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 /* Append the options of one -o argument that libfuse should see. */
 static int add_opts(struct args *a, const char *list)
 {
 	const char *o = list, *comma;
 	size_t len, used;
+	int own;
 
 	while (*o) {
 		comma = strchr(o, ',');
 		len = comma ? (size_t)(comma - o) : strlen(o);
 		used = strlen(a->opts);
-		if (len && !is_foreign_opt(o, len)) {
+		own = len ? take_own_opt(a, o, len) : 0;
+		if (own < 0)
+			return -1;
+		if (len && !own && !is_foreign_opt(o, len)) {
 			if (used + len + 2 > sizeof(a->opts))
 				return -1;
 			if (used)
@@ -112,10 +153,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		} else if (!strcmp(s, "-o") || !strncmp(s, "-o", 2)) {
 			const char *list = s[2] ? s + 2 : argv[++i];
 
-			if (!list || add_opts(a, list)) {
+			if (!list) {
 				fprintf(stderr, "kvfs: -o needs options\n");
 				return 2;
 			}
+			if (add_opts(a, list))
+				return 2;
 		} else if (!strcmp(s, "-c")) {
 			if (++i >= argc) {
 				fprintf(stderr, "kvfs: -c needs a file\n");
@@ -145,6 +188,25 @@ static int parse_args(int argc, char **argv, struct args *a)
 		a->config = pos[0];
 	a->mountpoint = pos[npos - 1];
 	return 0;
+}
+
+/* True if /etc/fuse.conf lets users mount with allow_other. */
+static bool fuse_conf_allows_other(void)
+{
+	FILE *f = fopen("/etc/fuse.conf", "r");
+	char line[256], *p;
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		found = !strncmp(p, "user_allow_other", 16) &&
+			(p[16] == '\n' || p[16] == '\0' || p[16] == ' ');
+	}
+	fclose(f);
+	return found;
 }
 
 /* Create the folder of the default database, like mkdir -p. */
@@ -214,7 +276,7 @@ static int check_store(const struct config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct args a = {0};
+	struct args a = {.uid = -1, .gid = -1, .umask = -1};
 	struct config cfg;
 	struct fs_mount m;
 	char err[1024], *mountpoint;
@@ -236,6 +298,21 @@ int main(int argc, char **argv)
 		rc = config_default(&cfg, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "kvfs: %s\n", err);
+		return 2;
+	}
+	if (a.uid >= 0)
+		cfg.uid = (uid_t)a.uid;
+	if (a.gid >= 0)
+		cfg.gid = (gid_t)a.gid;
+	if (a.umask >= 0) {
+		cfg.file_mode = 0666 & ~(mode_t)a.umask;
+		cfg.dir_mode = 0777 & ~(mode_t)a.umask;
+	}
+	if (a.is_allow_other && geteuid() != 0 && !fuse_conf_allows_other()) {
+		fprintf(stderr, "kvfs: allow_other needs the line "
+				"'user_allow_other' in /etc/fuse.conf (or "
+				"mounting as root)\n");
+		config_free(&cfg);
 		return 2;
 	}
 	if (!a.config && (rc = make_parent_dirs(cfg.store_path))) {
