@@ -37,6 +37,7 @@ SRCS = \
 	src/log.c \
 	src/main.c \
 	src/name.c \
+	src/notify.c \
 	src/store_sqlite.c
 
 UNIT_TESTS = \
@@ -76,9 +77,16 @@ lint:
 		bad = 1 } END { exit bad }' src/*.[ch] || fail=1; \
 	exit $$fail
 
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+
 install: kvfs
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 kvfs $(DESTDIR)$(PREFIX)/bin/kvfs
+	install -m 0644 man/kvfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/kvfs.1
+	sed 's|@BINDIR@|$(PREFIX)/bin|' mount-scripts/kvfs@.service \
+		>$(DESTDIR)$(SYSTEMD_UNIT_DIR)/kvfs@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/kvfs@.service
 
 # Install what is missing, build, mount the default config on ./mnt.
 mount:

@@ -31,6 +31,7 @@
 #include "inode.h"
 #include "log.h"
 #include "name.h"
+#include "notify.h"
 #include "store.h"
 
 #define FS_KEY_BUF	(STORE_KEY_MAX + 8)
@@ -2517,6 +2518,9 @@ int fs_main(const struct fs_mount *m)
 	loop = fuse_loop_cfg_create();
 	if (!loop)
 		goto stop_sweep;
+	rc = notify_systemd("READY=1");
+	if (rc)
+		log_warn("cannot notify systemd: %s", strerror(-rc));
 	fuse_loop_cfg_set_clone_fd(loop, 0);
 	fuse_loop_cfg_set_max_threads(loop, 16);
 	fuse_loop_cfg_set_idle_threads(loop, 4);
@@ -2524,6 +2528,7 @@ int fs_main(const struct fs_mount *m)
 	fuse_loop_cfg_destroy(loop);
 	status = rc < 0 ? 1 : 0;
 	log_info("unmounting %s", m->mountpoint);
+	notify_systemd("STOPPING=1");
 stop_sweep:
 	fs_sweep_stop(&sweeper);
 close_store:
