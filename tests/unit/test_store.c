@@ -1704,6 +1704,1192 @@ static void test_usage(void)
 	teardown(&f);
 }
 
+/* ---- metadata, expiration and other attributes ---- */
+
+#define XNAME_MAX 64   /* room for any attribute name these tests use */
+#define XNAMES	  16   /* attributes a list may report here */
+#define DEEP_JSON 2100 /* nesting deeper than SQLite's JSON parser takes */
+#define OK_DEEP	  500  /* nesting it takes: 1000 bytes of compact JSON */
+#define JSON_BUF  8192
+
+/* A NULL-terminated list of attribute names. */
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define NO_NAMES   ((const char *const[]){NULL})
+
+/* Names reported by xattr_list, copied out of the callback. */
+struct names {
+	char v[XNAMES][XNAME_MAX];
+	int n;
+	int bad_ns;   /* calls whose ns argument was not 0 */
+	int overflow; /* names that did not fit */
+};
+
+static int names_add(void *ctx, int64_t ns, const char *name)
+{
+	struct names *x = ctx;
+
+	if (ns != 0)
+		x->bad_ns++;
+	if (x->n == XNAMES || strlen(name) >= XNAME_MAX) {
+		x->overflow++;
+		return 0;
+	}
+	strcpy(x->v[x->n++], name);
+	return 0;
+}
+
+static int xlist(struct fixture *f, const char *key, size_t key_len,
+		 enum store_kind kind, struct names *x)
+{
+	memset(x, 0, sizeof(*x));
+	return f->st->ops->xattr_list(f->st, f->ns, key, key_len, kind,
+				      names_add, x);
+}
+
+/* True if xattr_list gives exactly the names of want, in any order. */
+static bool names_are(struct fixture *f, const char *key, size_t key_len,
+		      enum store_kind kind, const char *const *want)
+{
+	struct names x;
+	int rc = xlist(f, key, key_len, kind, &x), n;
+	bool ok = rc == 0 && !x.overflow && !x.bad_ns;
+
+	for (n = 0; want[n]; n++) {
+		bool found = false;
+
+		for (int i = 0; i < x.n; i++)
+			if (!strcmp(x.v[i], want[n]))
+				found = true;
+		if (!found)
+			ok = false;
+	}
+	if (x.n != n)
+		ok = false;
+	if (!ok) {
+		printf("# xattr_list: %d with %d names, expected %d:", rc, x.n,
+		       n);
+		for (int i = 0; i < x.n; i++)
+			printf(" %s", x.v[i]);
+		printf("%s\n", x.bad_ns ? " (an ns argument was not 0)" : "");
+	}
+	return ok;
+}
+
+static int xset(struct fixture *f, const char *key, size_t key_len,
+		enum store_kind kind, const char *name, const void *val,
+		size_t len, int flags)
+{
+	return f->st->ops->xattr_set(f->st, f->ns, key, key_len, kind, name,
+				     val, len, flags);
+}
+
+/* xattr_get into a buffer with room for any attribute. */
+static int xget(struct fixture *f, const char *key, size_t key_len,
+		enum store_kind kind, const char *name)
+{
+	unsigned char *buf = malloc(STORE_XATTR_MAX + 64);
+	size_t len = 0;
+	int rc;
+
+	if (!buf) {
+		perror("malloc");
+		exit(2);
+	}
+	rc = f->st->ops->xattr_get(f->st, f->ns, key, key_len, kind, name, buf,
+				   STORE_XATTR_MAX + 64, &len);
+	free(buf);
+	return rc;
+}
+
+static int xremove(struct fixture *f, const char *key, size_t key_len,
+		   enum store_kind kind, const char *name)
+{
+	return f->st->ops->xattr_remove(f->st, f->ns, key, key_len, kind, name);
+}
+
+/*
+ * True if attribute name of the row is exactly want[0..want_len), asked
+ * for as getxattr(2) does: the length with size 0 (buf untouched), then
+ * the bytes into a large buffer.
+ */
+static bool xattr_is(struct fixture *f, const char *key, size_t key_len,
+		     enum store_kind kind, const char *name, const void *want,
+		     size_t want_len)
+{
+	size_t cap = STORE_XATTR_MAX + 64, len0 = 0, len = 0;
+	unsigned char *buf = malloc(cap);
+	int rc0, rc;
+	bool ok;
+
+	if (!buf) {
+		perror("malloc");
+		exit(2);
+	}
+	memset(buf, 0xee, cap);
+	rc0 = f->st->ops->xattr_get(f->st, f->ns, key, key_len, kind, name, buf,
+				    0, &len0);
+	ok = rc0 == 0 && len0 == want_len && buf[0] == 0xee;
+	rc = f->st->ops->xattr_get(f->st, f->ns, key, key_len, kind, name, buf,
+				   cap, &len);
+	ok = ok && rc == 0 && len == want_len &&
+	     (want_len == 0 || !memcmp(buf, want, want_len));
+	if (!ok)
+		printf("# xattr_get %s: size 0: %d, %zu; then %d, %zu bytes; "
+		       "expected %zu bytes\n",
+		       name, rc0, len0, rc, len, want_len);
+	free(buf);
+	return ok;
+}
+
+static int meta_set(struct fixture *f, const char *key, size_t key_len,
+		    const char *json, size_t json_len)
+{
+	return f->st->ops->meta_set(f->st, f->ns, key, key_len, json, json_len);
+}
+
+/* meta_get into a buffer with room for any metadata. */
+static int meta_rc(struct fixture *f, const char *key, size_t key_len)
+{
+	char buf[STORE_META_MAX + 64];
+	size_t len = 0;
+
+	return f->st->ops->meta_get(f->st, f->ns, key, key_len, buf,
+				    sizeof(buf), &len);
+}
+
+/*
+ * True if key's metadata is exactly want, asked for as getxattr(2)
+ * does: the length with size 0 (buf untouched), then the bytes.
+ */
+static bool meta_is(struct fixture *f, const char *key, size_t key_len,
+		    const char *want)
+{
+	char buf[STORE_META_MAX + 64];
+	size_t want_len = strlen(want), len0 = 0, len = 0;
+	int rc0, rc;
+	bool ok;
+
+	memset(buf, '#', sizeof(buf));
+	rc0 = f->st->ops->meta_get(f->st, f->ns, key, key_len, buf, 0, &len0);
+	ok = rc0 == 0 && len0 == want_len && buf[0] == '#';
+	rc = f->st->ops->meta_get(f->st, f->ns, key, key_len, buf, sizeof(buf),
+				  &len);
+	ok = ok && rc == 0 && len == want_len && !memcmp(buf, want, want_len);
+	if (!ok)
+		printf("# meta_get: size 0: %d, %zu; then %d, %zu bytes "
+		       "\"%.*s\"; expected %zu bytes \"%s\"\n",
+		       rc0, len0, rc, len,
+		       (int)(rc == 0 && len < sizeof(buf) ? len : 0), buf,
+		       want_len, want);
+	return ok;
+}
+
+static int expire(struct fixture *f, const char *key, size_t key_len,
+		  int64_t expiration)
+{
+	return f->st->ops->expire(f->st, f->ns, key, key_len, expiration);
+}
+
+static int64_t expiration_of(struct fixture *f, const char *key, size_t key_len)
+{
+	struct store_attr a;
+	int rc = stat_key(f, key, key_len, &a);
+
+	return rc ? rc : a.expiration;
+}
+
+/*
+ * Give key metadata {"d":1}, expiration exp and attributes user.a = A,
+ * user.b = B; true if every call succeeds.
+ */
+static bool dress(struct fixture *f, const char *key, size_t key_len,
+		  int64_t exp)
+{
+	return meta_set(f, key, key_len, K("{\"d\":1}")) == 0 &&
+	       expire(f, key, key_len, exp) == 0 &&
+	       xset(f, key, key_len, STORE_KEY, "user.a", "A", 1, 0) == 0 &&
+	       xset(f, key, key_len, STORE_KEY, "user.b", "B", 1, 0) == 0;
+}
+
+/* True if key still has all that dress() gave it. */
+static bool dressed(struct fixture *f, const char *key, size_t key_len,
+		    int64_t exp)
+{
+	int64_t e = expiration_of(f, key, key_len);
+
+	if (e != exp)
+		printf("# expiration %lld, expected %lld\n", (long long)e,
+		       (long long)exp);
+	return e == exp && meta_is(f, key, key_len, "{\"d\":1}") &&
+	       names_are(f, key, key_len, STORE_KEY,
+			 NAMES("user.a", "user.b")) &&
+	       xattr_is(f, key, key_len, STORE_KEY, "user.a", "A", 1) &&
+	       xattr_is(f, key, key_len, STORE_KEY, "user.b", "B", 1);
+}
+
+/* True if key is there without metadata, expiration or attributes. */
+static bool bare(struct fixture *f, const char *key, size_t key_len)
+{
+	int64_t e = expiration_of(f, key, key_len);
+	int rc = meta_rc(f, key, key_len);
+
+	if (e != 0 || rc != -ENODATA)
+		printf("# expiration (or stat's error) %lld, meta_get %d\n",
+		       (long long)e, rc);
+	return e == 0 && rc == -ENODATA &&
+	       names_are(f, key, key_len, STORE_KEY, NO_NAMES);
+}
+
+/*
+ * A count from the database file itself, through a connection of our
+ * own (the store's tables as store_sqlite.c creates them); -1 on error.
+ */
+static long long db_count(struct fixture *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	long long n = -1;
+	int rc;
+
+	rc = sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 5000);
+		rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+	}
+	if (rc == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int64(stmt, 0);
+	if (n < 0)
+		printf("# %s: %s\n", sql, db ? sqlite3_errmsg(db) : "no db");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return n;
+}
+
+#define SQL_XATTRS "SELECT count(*) FROM xattr"
+#define SQL_ORPHANS                                                            \
+	"SELECT count(*) FROM xattr WHERE row NOT IN (SELECT id FROM kv)"
+#define SQL_ROWS "SELECT count(*) FROM kv"
+
+/* n copies of c at p; returns p + n. */
+static char *fill(char *p, int c, size_t n)
+{
+	memset(p, c, n);
+	return p + n;
+}
+
+/* {"k":"<n bytes of c>"}: 8 + n bytes of compact JSON, NUL-terminated. */
+static size_t meta_of_size(char *out, int c, size_t n)
+{
+	char *p = out;
+
+	memcpy(p, "{\"k\":\"", 6);
+	p = fill(p + 6, c, n);
+	memcpy(p, "\"}", 3);
+	return 8 + n;
+}
+
+struct bad_json {
+	const char *json;
+	size_t len;
+	const char *what;
+};
+
+static void test_meta(void)
+{
+	static const struct bad_json bad[] = {
+	    {K(""), "empty input"},
+	    {K(" \t\n"), "only whitespace"},
+	    {K("{"), "an unclosed object"},
+	    {K("{\"a\":}"), "a member without a value"},
+	    {K("{\"a\" 1}"), "a member without a colon"},
+	    {K("[1,]"), "a trailing comma"},
+	    {K("{a:1}"), "an unquoted member name"},
+	    {K("'a'"), "a single-quoted string"},
+	    {K("nul"), "a misspelt literal"},
+	    {K("\"open"), "an unterminated string"},
+	    {K("\"a\nb\""), "a raw newline inside a string"},
+	    {K("{\"a\":1} x"), "trailing garbage after an object"},
+	    {K("{\"a\":1}}"), "a trailing extra brace"},
+	    {K("1 2"), "two values"},
+	    {K("{\"a\":1}\0"), "a trailing NUL byte"},
+	    {K("{}\0{}"), "a NUL byte then more JSON"},
+	};
+	struct fixture f;
+	struct store_attr a = {.mode = MODE_DIR, .uid = -1, .gid = -1};
+	struct store_put p;
+	struct rows r = {0};
+	struct src s;
+	char *json = malloc(JSON_BUF), *want = malloc(JSON_BUF), *q, *end_quote;
+	char buf[16];
+	size_t len, n;
+	int rc, changed = 0;
+
+	if (!json || !want) {
+		perror("malloc");
+		exit(2);
+	}
+	if (!setup(&f, "meta")) {
+		free(json);
+		free(want);
+		return;
+	}
+
+	CHECK(put_str(&f, K("m"), "value") == 0, "put a key for metadata");
+	rc = f.st->ops->meta_get(f.st, f.ns, K("m"), buf, sizeof(buf), &len);
+	CHECK(rc == -ENODATA,
+	      "meta_get of a key without metadata is -ENODATA (%d)", rc);
+	rc = f.st->ops->meta_get(f.st, f.ns, K("none"), buf, sizeof(buf), &len);
+	CHECK(rc == -ENOENT, "meta_get of a missing key is -ENOENT (%d)", rc);
+	rc = meta_set(&f, K("none"), K("{}"));
+	CHECK(rc == -ENOENT && stat_key(&f, K("none"), &a) == -ENOENT,
+	      "meta_set of a missing key is -ENOENT and creates nothing (%d)",
+	      rc);
+	a = (struct store_attr){.mode = MODE_DIR, .uid = -1, .gid = -1};
+	rc = f.st->ops->mkdir(f.st, f.ns, K("d/"), &a);
+	CHECK(rc == 0 && meta_set(&f, K("d/"), K("{}")) == -ENOENT &&
+		  meta_rc(&f, K("d/")) == -ENOENT,
+	      "meta_set/meta_get of a name that is only a directory row are "
+	      "-ENOENT (metadata is a key's)");
+
+	rc = meta_set(&f, K("m"), K("{\"a\":1}"));
+	CHECK(rc == 0 && meta_is(&f, K("m"), "{\"a\":1}"),
+	      "meta_set stores JSON, meta_get returns it (%d)", rc);
+	CHECK(row_of(&f, K("m"), &r) == 0 && r.v[0].has_meta &&
+		  !strcmp(r.v[0].meta, "{\"a\":1}"),
+	      "list shows metadata set by meta_set");
+	CHECK(str_is(&f, K("m"), "value"), "meta_set leaves the value");
+
+	/* getxattr(2)'s way of copying. */
+	len = 0;
+	rc = f.st->ops->meta_get(f.st, f.ns, K("m"), NULL, 0, &len);
+	CHECK(rc == 0 && len == 7,
+	      "meta_get with size 0 and no buffer gives the length only (%d, "
+	      "%zu)",
+	      rc, len);
+	memset(buf, '#', sizeof(buf));
+	rc = f.st->ops->meta_get(f.st, f.ns, K("m"), buf, 6, &len);
+	CHECK(rc == -ERANGE,
+	      "meta_get with a size one short of the length is -ERANGE (%d)",
+	      rc);
+	memset(buf, '#', sizeof(buf));
+	len = 0;
+	rc = f.st->ops->meta_get(f.st, f.ns, K("m"), buf, 7, &len);
+	CHECK(rc == 0 && len == 7 && !memcmp(buf, "{\"a\":1}", 7) &&
+		  buf[7] == '#',
+	      "meta_get with size exactly the length copies it and writes "
+	      "nothing past it (%d, %zu)",
+	      rc, len);
+
+	/*
+	 * Not JSON: -EINVAL, and the metadata stays.  Each call starts from
+	 * {"a":1}, so one wrongly accepted input does not spoil the rest.
+	 */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		meta_set(&f, K("m"), K("{\"a\":1}"));
+		rc = meta_set(&f, K("m"), bad[i].json, bad[i].len);
+		CHECK(rc == -EINVAL, "meta_set of %s is -EINVAL (%d)",
+		      bad[i].what, rc);
+		if (rc && !meta_is(&f, K("m"), "{\"a\":1}"))
+			changed++;
+	}
+	meta_set(&f, K("m"), K("{\"a\":1}"));
+	q = fill(json, '[', DEEP_JSON);
+	fill(q, ']', DEEP_JSON);
+	rc = meta_set(&f, K("m"), json, 2 * DEEP_JSON);
+	CHECK(rc == -EINVAL,
+	      "meta_set of arrays nested %d deep (past SQLite's JSON depth "
+	      "limit) is -EINVAL (%d)",
+	      DEEP_JSON, rc);
+	if (rc && !meta_is(&f, K("m"), "{\"a\":1}"))
+		changed++;
+	CHECK(changed == 0,
+	      "refused meta_set calls leave the metadata (%d changed it)",
+	      changed);
+
+	q = fill(json, '[', OK_DEEP);
+	q = fill(q, ' ', 100);
+	*fill(q, ']', OK_DEEP) = '\0';
+	q = fill(want, '[', OK_DEEP);
+	*fill(q, ']', OK_DEEP) = '\0';
+	rc = meta_set(&f, K("m"), json, strlen(json));
+	CHECK(rc == 0 && meta_is(&f, K("m"), want),
+	      "meta_set of arrays nested %d deep (1000 bytes) works (%d)",
+	      OK_DEEP, rc);
+
+	/* The compact form. */
+	rc = meta_set(&f, K("m"),
+		      K(" {\t\"a b\" :\r\n [ 1 , \"x  y\\t z\" , { } ] ,\n"
+			"  \"c\" : null ,\"e\": \"\" , \"t\" :true } \n"));
+	CHECK(rc == 0 && meta_is(&f, K("m"),
+				 "{\"a b\":[1,\"x  y\\t z\",{}],\"c\":null,"
+				 "\"e\":\"\",\"t\":true}"),
+	      "meta_set drops whitespace outside strings (space, tab, CR, LF) "
+	      "and keeps it inside (%d)",
+	      rc);
+	CHECK(row_of(&f, K("m"), &r) == 0 && r.v[0].has_meta &&
+		  !strcmp(r.v[0].meta, "{\"a b\":[1,\"x  y\\t z\",{}],"
+				       "\"c\":null,\"e\":\"\",\"t\":true}"),
+	      "list shows the compact form");
+	rc = meta_set(&f, K("m"), K("  \" s p \"  "));
+	CHECK(rc == 0 && meta_is(&f, K("m"), "\" s p \""),
+	      "meta_set of a string with spaces around and inside (%d)", rc);
+	rc = meta_set(&f, K("m"), K(" 42\n"));
+	CHECK(rc == 0 && meta_is(&f, K("m"), "42"),
+	      "meta_set of a bare number (%d)", rc);
+	rc = meta_set(&f, K("m"), "{\"b\":2}IGNORED", 7);
+	CHECK(rc == 0 && meta_is(&f, K("m"), "{\"b\":2}"),
+	      "meta_set reads json_len bytes, not up to a NUL (%d)", rc);
+
+	/* STORE_META_MAX bytes of compact form. */
+	n = meta_of_size(want, 'x', STORE_META_MAX - 8);
+	rc = meta_set(&f, K("m"), want, n);
+	CHECK(n == STORE_META_MAX && rc == 0 && meta_is(&f, K("m"), want),
+	      "meta_set of exactly STORE_META_MAX (%d) bytes works (%d)",
+	      STORE_META_MAX, rc);
+	n = meta_of_size(json, 'y', STORE_META_MAX - 7);
+	rc = meta_set(&f, K("m"), json, n);
+	CHECK(rc == -ERANGE,
+	      "meta_set of STORE_META_MAX + 1 bytes is -ERANGE "
+	      "(%d)",
+	      rc);
+	CHECK(meta_is(&f, K("m"), want),
+	      "a refused meta_set (-ERANGE) leaves the metadata");
+	n = meta_of_size(json, ' ', STORE_META_MAX - 7);
+	rc = meta_set(&f, K("m"), json, n);
+	CHECK(rc == -ERANGE,
+	      "spaces inside strings count: %zu bytes of them is -ERANGE "
+	      "(%d)",
+	      n, rc);
+	n = meta_of_size(want, ' ', STORE_META_MAX - 8);
+	rc = meta_set(&f, K("m"), want, n);
+	CHECK(rc == 0 && meta_is(&f, K("m"), want),
+	      "... and exactly STORE_META_MAX bytes with spaces inside a "
+	      "string works (%d)",
+	      rc);
+
+	/* A long input whose compact form is exactly the limit. */
+	q = fill(json, ' ', 2000);
+	q = fill(q, '{', 1);
+	q = fill(q, '\n', 1500);
+	q = fill(q, '"', 1);
+	q = fill(q, 'k', 1);
+	q = fill(q, '"', 1);
+	q = fill(q, '\t', 500);
+	q = fill(q, ':', 1);
+	q = fill(q, ' ', 500);
+	q = fill(q, '"', 1);
+	q = fill(q, 'z', STORE_META_MAX - 8);
+	end_quote = q;
+	q = fill(q, '"', 1);
+	q = fill(q, '\r', 300);
+	q = fill(q, '}', 1);
+	q = fill(q, ' ', 1000);
+	meta_of_size(want, 'z', STORE_META_MAX - 8);
+	rc = meta_set(&f, K("m"), json, (size_t)(q - json));
+	CHECK(rc == 0 && meta_is(&f, K("m"), want),
+	      "meta_set of %zu bytes whose compact form is STORE_META_MAX "
+	      "works (%d)",
+	      (size_t)(q - json), rc);
+	end_quote[0] = 'z'; /* the string's closing quote, then a \r */
+	end_quote[1] = '"';
+	rc = meta_set(&f, K("m"), json, (size_t)(q - json));
+	CHECK(rc == -ERANGE,
+	      "... but one more byte in the string makes it -ERANGE (%d)", rc);
+
+	/* NULL clears. */
+	rc = meta_set(&f, K("m"), NULL, 0);
+	CHECK(rc == 0 && meta_rc(&f, K("m")) == -ENODATA,
+	      "meta_set of NULL clears the metadata (%d)", rc);
+	CHECK(row_of(&f, K("m"), &r) == 0 && !r.v[0].has_meta,
+	      "list shows no metadata once cleared");
+	CHECK(str_is(&f, K("m"), "value"), "clearing leaves the value");
+
+	put_init(&p, &s, "pv", 2);
+	p.metadata = "{\"p\":1}";
+	rc = f.st->ops->put(f.st, f.ns, K("pm"), &p, NULL);
+	CHECK(rc == 0 && meta_is(&f, K("pm"), "{\"p\":1}"),
+	      "meta_get returns metadata given to put (%d)", rc);
+
+	free(r.v);
+	free(json);
+	free(want);
+	teardown(&f);
+}
+
+static void test_expire(void)
+{
+	struct fixture f;
+	struct store_attr a;
+	struct rows r = {0};
+	struct sink sk = {0};
+	int64_t now = (int64_t)time(NULL), later = now + 3600;
+	int rc;
+
+	if (!setup(&f, "expire"))
+		return;
+
+	CHECK(put_str(&f, K("e"), "ev") == 0 &&
+		  meta_set(&f, K("e"), K("{\"e\":1}")) == 0 &&
+		  xset(&f, K("e"), STORE_KEY, "user.e", "E", 1, 0) == 0,
+	      "put a key with metadata and an attribute to expire");
+	rc = expire(&f, K("e"), later);
+	CHECK(rc == 0 && expiration_of(&f, K("e")) == later,
+	      "expire sets the expiration stat shows (%d)", rc);
+	CHECK(row_of(&f, K("e"), &r) == 0 && r.v[0].attr.expiration == later,
+	      "list shows the expiration");
+	CHECK(str_is(&f, K("e"), "ev") && meta_is(&f, K("e"), "{\"e\":1}") &&
+		  xattr_is(&f, K("e"), STORE_KEY, "user.e", "E", 1),
+	      "expire leaves the value, metadata and attributes");
+	rc = expire(&f, K("e"), later + 60);
+	CHECK(rc == 0 && expiration_of(&f, K("e")) == later + 60,
+	      "expire changes an expiration (%d)", rc);
+	rc = expire(&f, K("e"), 0);
+	CHECK(rc == 0 && expiration_of(&f, K("e")) == 0,
+	      "expire with 0 clears it (%d)", rc);
+	a = (struct store_attr){.mode = MODE_DIR, .uid = -1, .gid = -1};
+	rc = f.st->ops->mkdir(f.st, f.ns, K("d/"), &a);
+	CHECK(rc == 0 && expire(&f, K("d/"), later) == -ENOENT,
+	      "expire of a name that is only a directory row is -ENOENT");
+	rc = expire(&f, K("none"), later);
+	CHECK(rc == -ENOENT && stat_key(&f, K("none"), &a) == -ENOENT,
+	      "expire of a missing key is -ENOENT and creates nothing (%d)",
+	      rc);
+
+	rc = expire(&f, K("e"), now - 10);
+	CHECK(rc == 0 && stat_key(&f, K("e"), &a) == -ENOENT,
+	      "expire to a time in the past makes the key missing (%d)", rc);
+	CHECK(get_val(f.st, f.ns, K("e"), &sk, NULL) == -ENOENT, "... for get");
+	CHECK(meta_rc(&f, K("e")) == -ENOENT, "... for meta_get");
+	CHECK(meta_set(&f, K("e"), K("{}")) == -ENOENT, "... for meta_set");
+	CHECK(xget(&f, K("e"), STORE_KEY, "user.e") == -ENOENT,
+	      "... for xattr_get");
+	CHECK(xset(&f, K("e"), STORE_KEY, "user.f", "F", 1, 0) == -ENOENT,
+	      "... for xattr_set");
+	{
+		struct names x;
+
+		CHECK(xlist(&f, K("e"), STORE_KEY, &x) == -ENOENT,
+		      "... for xattr_list");
+	}
+	CHECK(xremove(&f, K("e"), STORE_KEY, "user.e") == -ENOENT,
+	      "... for xattr_remove");
+	rc = expire(&f, K("e"), 0);
+	CHECK(rc == -ENOENT && stat_key(&f, K("e"), &a) == -ENOENT,
+	      "expire cannot bring an expired key back (%d)", rc);
+
+	CHECK(put_str(&f, K("e2"), "now") == 0, "put a key to expire now");
+	rc = expire(&f, K("e2"), (int64_t)time(NULL));
+	CHECK(rc == 0 && stat_key(&f, K("e2"), &a) == -ENOENT,
+	      "expire to exactly now makes the key missing (%d)", rc);
+	free(sk.data);
+	free(r.v);
+	teardown(&f);
+}
+
+static void test_xattr(void)
+{
+	static const char bin[] = {'\0', 'a', '\0', '\xff', '\0'};
+	struct fixture f, g;
+	struct store_attr a = {.mode = MODE_DIR, .uid = -1, .gid = -1};
+	unsigned char buf[16];
+	struct names x;
+	size_t len;
+	int rc;
+
+	if (!setup(&f, "xattr"))
+		return;
+
+	CHECK(put_str(&f, K("x"), "val") == 0, "put a key for attributes");
+	CHECK(names_are(&f, K("x"), STORE_KEY, NO_NAMES),
+	      "a new key lists no attributes");
+	rc = xget(&f, K("x"), STORE_KEY, "user.a");
+	CHECK(rc == -ENODATA,
+	      "xattr_get of an attribute the key lacks is -ENODATA (%d)", rc);
+	rc = xget(&f, K("none"), STORE_KEY, "user.a");
+	CHECK(rc == -ENOENT, "xattr_get of a missing key is -ENOENT (%d)", rc);
+	rc = xset(&f, K("none"), STORE_KEY, "user.a", "A", 1, 0);
+	CHECK(rc == -ENOENT && stat_key(&f, K("none"), &a) == -ENOENT,
+	      "xattr_set of a missing key is -ENOENT, creates nothing (%d)",
+	      rc);
+	rc = xlist(&f, K("none"), STORE_KEY, &x);
+	CHECK(rc == -ENOENT, "xattr_list of a missing key is -ENOENT (%d)", rc);
+	rc = xremove(&f, K("none"), STORE_KEY, "user.a");
+	CHECK(rc == -ENOENT, "xattr_remove of a missing key is -ENOENT (%d)",
+	      rc);
+	rc = xset(&f, K("x"), STORE_DIR, "user.a", "A", 1, 0);
+	CHECK(rc == -ENOENT,
+	      "xattr_set of a key as STORE_DIR (no such row) is -ENOENT (%d)",
+	      rc);
+
+	rc = xset(&f, K("x"), STORE_KEY, "user.a", "alpha", 5, 0);
+	CHECK(rc == 0 && xattr_is(&f, K("x"), STORE_KEY, "user.a", "alpha", 5),
+	      "xattr_set then xattr_get (%d)", rc);
+	len = 0;
+	rc = f.st->ops->xattr_get(f.st, f.ns, K("x"), STORE_KEY, "user.a", NULL,
+				  0, &len);
+	CHECK(rc == 0 && len == 5,
+	      "xattr_get with size 0 and no buffer gives the length (%d, %zu)",
+	      rc, len);
+	rc = f.st->ops->xattr_get(f.st, f.ns, K("x"), STORE_KEY, "user.a", buf,
+				  4, &len);
+	CHECK(rc == -ERANGE,
+	      "xattr_get with a size one short of the length is -ERANGE (%d)",
+	      rc);
+	memset(buf, '#', sizeof(buf));
+	len = 0;
+	rc = f.st->ops->xattr_get(f.st, f.ns, K("x"), STORE_KEY, "user.a", buf,
+				  5, &len);
+	CHECK(rc == 0 && len == 5 && !memcmp(buf, "alpha", 5) && buf[5] == '#',
+	      "xattr_get with size exactly the length copies it and writes "
+	      "nothing past it (%d, %zu)",
+	      rc, len);
+
+	rc = xset(&f, K("x"), STORE_KEY, "user.bin", bin, sizeof(bin), 0);
+	CHECK(rc == 0 &&
+		  xattr_is(&f, K("x"), STORE_KEY, "user.bin", bin, sizeof(bin)),
+	      "a binary value with NUL bytes comes back whole (%d)", rc);
+	rc = xset(&f, K("x"), STORE_KEY, "user.empty", "", 0, 0);
+	CHECK(rc == 0 && xattr_is(&f, K("x"), STORE_KEY, "user.empty", "", 0),
+	      "an empty value is stored and is not -ENODATA (%d)", rc);
+	CHECK(names_are(&f, K("x"), STORE_KEY,
+			NAMES("user.a", "user.bin", "user.empty")),
+	      "xattr_list gives each name once, with ns argument 0");
+
+	/* Flags. */
+	rc = xset(&f, K("x"), STORE_KEY, "user.a", "other", 5,
+		  STORE_XATTR_CREATE);
+	CHECK(rc == -EEXIST,
+	      "STORE_XATTR_CREATE of an existing attribute is -EEXIST (%d)",
+	      rc);
+	CHECK(xattr_is(&f, K("x"), STORE_KEY, "user.a", "alpha", 5),
+	      "... and leaves its value");
+	rc = xset(&f, K("x"), STORE_KEY, "user.c", "c", 1, STORE_XATTR_CREATE);
+	CHECK(rc == 0 && xattr_is(&f, K("x"), STORE_KEY, "user.c", "c", 1),
+	      "STORE_XATTR_CREATE of a new attribute creates it (%d)", rc);
+	rc = xset(&f, K("x"), STORE_KEY, "user.r", "r", 1, STORE_XATTR_REPLACE);
+	CHECK(rc == -ENODATA,
+	      "STORE_XATTR_REPLACE of a missing attribute is -ENODATA (%d)",
+	      rc);
+	CHECK(xget(&f, K("x"), STORE_KEY, "user.r") == -ENODATA,
+	      "... and does not create it");
+	rc = xset(&f, K("x"), STORE_KEY, "user.a", "beta!!", 6,
+		  STORE_XATTR_REPLACE);
+	CHECK(rc == 0 && xattr_is(&f, K("x"), STORE_KEY, "user.a", "beta!!", 6),
+	      "STORE_XATTR_REPLACE of an existing attribute replaces it (%d)",
+	      rc);
+	rc = xset(&f, K("x"), STORE_KEY, "user.a", "g", 1, 0);
+	CHECK(rc == 0 && xattr_is(&f, K("x"), STORE_KEY, "user.a", "g", 1),
+	      "xattr_set without flags replaces a shorter value (%d)", rc);
+
+	/* Remove. */
+	rc = xremove(&f, K("x"), STORE_KEY, "user.c");
+	CHECK(rc == 0 && xget(&f, K("x"), STORE_KEY, "user.c") == -ENODATA,
+	      "xattr_remove removes the attribute (%d)", rc);
+	rc = xremove(&f, K("x"), STORE_KEY, "user.c");
+	CHECK(rc == -ENODATA,
+	      "xattr_remove of a missing attribute is -ENODATA (%d)", rc);
+	CHECK(names_are(&f, K("x"), STORE_KEY,
+			NAMES("user.a", "user.bin", "user.empty")),
+	      "xattr_list no longer gives a removed name");
+	CHECK(xattr_is(&f, K("x"), STORE_KEY, "user.bin", bin, sizeof(bin)),
+	      "removing one attribute leaves the others");
+	CHECK(str_is(&f, K("x"), "val") && meta_rc(&f, K("x")) == -ENODATA,
+	      "attributes leave the value, and are not metadata");
+	rc = meta_set(&f, K("x"), K("{\"m\":1}"));
+	CHECK(rc == 0 && names_are(&f, K("x"), STORE_KEY,
+				   NAMES("user.a", "user.bin", "user.empty")),
+	      "metadata is not one of the other attributes xattr_list gives");
+
+	/* STORE_DIR rows, and a key of the same name. */
+	a = (struct store_attr){.mode = MODE_DIR, .uid = -1, .gid = -1};
+	CHECK(f.st->ops->mkdir(f.st, f.ns, K("d/"), &a) == 0 &&
+		  put_str(&f, K("d/"), "key d/") == 0,
+	      "make a directory row d/ and a key d/");
+	CHECK(names_are(&f, K("d/"), STORE_DIR, NO_NAMES),
+	      "a new directory row lists no attributes");
+	rc = xset(&f, K("d/"), STORE_DIR, "user.dir", "D", 1, 0);
+	CHECK(rc == 0 && xattr_is(&f, K("d/"), STORE_DIR, "user.dir", "D", 1),
+	      "xattr_set and xattr_get on a directory row (%d)", rc);
+	rc = xset(&f, K("d/"), STORE_KEY, "user.key", "K", 1, 0);
+	CHECK(rc == 0 && xattr_is(&f, K("d/"), STORE_KEY, "user.key", "K", 1),
+	      "xattr_set and xattr_get on the key of the same name (%d)", rc);
+	CHECK(xget(&f, K("d/"), STORE_DIR, "user.key") == -ENODATA &&
+		  xget(&f, K("d/"), STORE_KEY, "user.dir") == -ENODATA,
+	      "the directory row and the key keep separate attributes");
+	CHECK(names_are(&f, K("d/"), STORE_DIR, NAMES("user.dir")) &&
+		  names_are(&f, K("d/"), STORE_KEY, NAMES("user.key")),
+	      "xattr_list of each gives only its own");
+	rc = xset(&f, K("d/"), STORE_DIR, "user.dir", "E", 1,
+		  STORE_XATTR_CREATE);
+	CHECK(rc == -EEXIST, "STORE_XATTR_CREATE on a directory row (%d)", rc);
+	rc = xset(&f, K("d/"), STORE_DIR, "user.no", "E", 1,
+		  STORE_XATTR_REPLACE);
+	CHECK(rc == -ENODATA, "STORE_XATTR_REPLACE on a directory row (%d)",
+	      rc);
+	rc = xremove(&f, K("d/"), STORE_DIR, "user.dir");
+	CHECK(rc == 0 && names_are(&f, K("d/"), STORE_DIR, NO_NAMES) &&
+		  names_are(&f, K("d/"), STORE_KEY, NAMES("user.key")),
+	      "xattr_remove on a directory row leaves the key's (%d)", rc);
+	rc = xset(&f, K("nodir/"), STORE_DIR, "user.a", "A", 1, 0);
+	CHECK(rc == -ENOENT,
+	      "xattr_set of a missing directory row is -ENOENT (%d)", rc);
+
+	/* Namespaces. */
+	g = f;
+	rc = f.st->ops->ns_create(f.st, "other", &g.ns);
+	CHECK(rc == 0 && put_str(&g, K("x"), "other x") == 0 &&
+		  names_are(&g, K("x"), STORE_KEY, NO_NAMES),
+	      "the same key in another namespace has no attributes");
+	rc = xset(&g, K("x"), STORE_KEY, "user.a", "ns2", 3, 0);
+	CHECK(rc == 0 && xattr_is(&g, K("x"), STORE_KEY, "user.a", "ns2", 3) &&
+		  xattr_is(&f, K("x"), STORE_KEY, "user.a", "g", 1),
+	      "namespaces keep their own attributes of one key (%d)", rc);
+	teardown(&f);
+}
+
+static void test_xattr_limit(void)
+{
+	struct fixture f;
+	struct store_attr a = {.mode = MODE_DIR, .uid = -1, .gid = -1};
+	unsigned char *v1 = pattern(STORE_XATTR_MAX, 7);
+	unsigned char *v2 = pattern(STORE_XATTR_MAX, 8);
+	char meta[STORE_META_MAX + 1];
+	/* user.a (6) + 1000 + user.b (6) + B_FULL: the limit exactly. */
+	const size_t a_len = 1000, b_full = STORE_XATTR_MAX - 12 - a_len;
+	int rc;
+
+	if (!setup(&f, "xattr limit")) {
+		free(v1);
+		free(v2);
+		return;
+	}
+
+	CHECK(put_str(&f, K("l"), "v") == 0, "put a key to fill");
+	rc = xset(&f, K("l"), STORE_KEY, "user.a", v1, a_len, 0);
+	CHECK(rc == 0, "set user.a, %zu bytes (%d)", a_len, rc);
+	rc = xset(&f, K("l"), STORE_KEY, "user.b", v1, b_full, 0);
+	CHECK(rc == 0 && xattr_is(&f, K("l"), STORE_KEY, "user.b", v1, b_full),
+	      "set user.b, %zu bytes: names and values exactly "
+	      "STORE_XATTR_MAX (%d)",
+	      b_full, rc);
+	rc = xset(&f, K("l"), STORE_KEY, "user.c", "", 0, 0);
+	CHECK(rc == -ENOSPC,
+	      "a new attribute past STORE_XATTR_MAX is -ENOSPC (%d)", rc);
+	CHECK(xget(&f, K("l"), STORE_KEY, "user.c") == -ENODATA,
+	      "... and is not created");
+	rc = xset(&f, K("l"), STORE_KEY, "user.b", v2, b_full + 1, 0);
+	CHECK(rc == -ENOSPC,
+	      "replacing user.b with one byte more is -ENOSPC (%d)", rc);
+	rc = xset(&f, K("l"), STORE_KEY, "user.b", v2, b_full + 1,
+		  STORE_XATTR_REPLACE);
+	CHECK(rc == -ENOSPC, "... with STORE_XATTR_REPLACE too (%d)", rc);
+	CHECK(xattr_is(&f, K("l"), STORE_KEY, "user.b", v1, b_full) &&
+		  xattr_is(&f, K("l"), STORE_KEY, "user.a", v1, a_len),
+	      "refused calls (-ENOSPC) leave the earlier values");
+	rc = xset(&f, K("l"), STORE_KEY, "user.b", v2, b_full, 0);
+	CHECK(rc == 0 && xattr_is(&f, K("l"), STORE_KEY, "user.b", v2, b_full),
+	      "replacing user.b with as many new bytes works: only the new "
+	      "size counts (%d)",
+	      rc);
+	rc = xset(&f, K("l"), STORE_KEY, "user.b", v1, b_full,
+		  STORE_XATTR_REPLACE);
+	CHECK(rc == 0 && xattr_is(&f, K("l"), STORE_KEY, "user.b", v1, b_full),
+	      "... with STORE_XATTR_REPLACE too (%d)", rc);
+	rc = xset(&f, K("l"), STORE_KEY, "user.b", "s", 1, 0);
+	if (rc == 0)
+		rc = xset(&f, K("l"), STORE_KEY, "user.b", v2, b_full, 0);
+	CHECK(rc == 0 && xattr_is(&f, K("l"), STORE_KEY, "user.b", v2, b_full),
+	      "shrink user.b to 1 byte, then grow it back to the limit (%d)",
+	      rc);
+
+	/* Names count: user.aaa (8) + 999 is one byte over, user.aa not. */
+	rc = xremove(&f, K("l"), STORE_KEY, "user.a");
+	CHECK(rc == 0, "remove user.a (%d)", rc);
+	rc = xset(&f, K("l"), STORE_KEY, "user.a", v1, a_len + 1, 0);
+	CHECK(rc == -ENOSPC,
+	      "user.a with %zu bytes is one byte over: -ENOSPC (%d)", a_len + 1,
+	      rc);
+	rc = xset(&f, K("l"), STORE_KEY, "user.aaa", v1, a_len - 1, 0);
+	CHECK(rc == -ENOSPC,
+	      "user.aaa with %zu bytes: its name counts, one byte over (%d)",
+	      a_len - 1, rc);
+	rc = xset(&f, K("l"), STORE_KEY, "user.aa", v1, a_len - 1, 0);
+	CHECK(rc == 0 &&
+		  xattr_is(&f, K("l"), STORE_KEY, "user.aa", v1, a_len - 1),
+	      "user.aa with %zu bytes fills the row exactly (%d)", a_len - 1,
+	      rc);
+	CHECK(names_are(&f, K("l"), STORE_KEY, NAMES("user.aa", "user.b")),
+	      "the row has just the attributes that fit");
+
+	/* Metadata is not among them; another row has its own limit. */
+	meta_of_size(meta, 'm', STORE_META_MAX - 8);
+	rc = meta_set(&f, K("l"), meta, STORE_META_MAX);
+	CHECK(rc == 0 && meta_is(&f, K("l"), meta),
+	      "a full row still takes STORE_META_MAX bytes of metadata (%d)",
+	      rc);
+	CHECK(put_str(&f, K("l2"), "v") == 0 &&
+		  xset(&f, K("l2"), STORE_KEY, "user.x", v1,
+		       STORE_XATTR_MAX - 6, 0) == 0,
+	      "another key takes STORE_XATTR_MAX bytes of its own");
+
+	/* One attribute alone, on a directory row. */
+	CHECK(f.st->ops->mkdir(f.st, f.ns, K("ld/"), &a) == 0,
+	      "make a directory row to fill");
+	rc =
+	    xset(&f, K("ld/"), STORE_DIR, "user.x", v1, STORE_XATTR_MAX - 5, 0);
+	CHECK(rc == -ENOSPC,
+	      "one attribute of STORE_XATTR_MAX + 1 bytes, name included, is "
+	      "-ENOSPC (%d)",
+	      rc);
+	CHECK(names_are(&f, K("ld/"), STORE_DIR, NO_NAMES),
+	      "... and is not created");
+	rc =
+	    xset(&f, K("ld/"), STORE_DIR, "user.x", v1, STORE_XATTR_MAX - 6, 0);
+	CHECK(rc == 0 && xattr_is(&f, K("ld/"), STORE_DIR, "user.x", v1,
+				  STORE_XATTR_MAX - 6),
+	      "one attribute of exactly STORE_XATTR_MAX bytes works (%d)", rc);
+	free(v1);
+	free(v2);
+	teardown(&f);
+}
+
+/* Puts over keys with metadata, expiration and attributes. */
+static void test_attrs_and_put(void)
+{
+	struct fixture f;
+	struct store_put p;
+	struct src s;
+	int64_t later = (int64_t)time(NULL) + 3600;
+	int rc;
+
+	if (!setup(&f, "attributes and put"))
+		return;
+
+	CHECK(put_str(&f, K("k1"), "one") == 0 && dress(&f, K("k1"), later) &&
+		  dressed(&f, K("k1"), later),
+	      "give k1 metadata, an expiration and two attributes");
+	rc = put_str(&f, K("k1"), "new");
+	CHECK(rc == 0 && names_are(&f, K("k1"), STORE_KEY, NO_NAMES),
+	      "a put without STORE_PUT_KEEP_META removes the attributes (%d)",
+	      rc);
+	CHECK(bare(&f, K("k1")),
+	      "... and the metadata and expiration with them (k1 is bare)");
+	CHECK(xset(&f, K("k1"), STORE_KEY, "user.n", "N", 1,
+		   STORE_XATTR_CREATE) == 0,
+	      "... so a STORE_XATTR_CREATE of a fresh attribute works");
+
+	CHECK(put_str(&f, K("k2"), "two") == 0 && dress(&f, K("k2"), later),
+	      "dress k2");
+	put_init(&p, &s, "+more", 5);
+	p.flags = STORE_PUT_APPEND;
+	rc = f.st->ops->put(f.st, f.ns, K("k2"), &p, NULL);
+	CHECK(rc == 0 && str_is(&f, K("k2"), "two+more"),
+	      "an append without STORE_PUT_KEEP_META appends (%d)", rc);
+	CHECK(names_are(&f, K("k2"), STORE_KEY, NO_NAMES),
+	      "... and, a put without STORE_PUT_KEEP_META, removes the "
+	      "attributes");
+	CHECK(meta_rc(&f, K("k2")) == -ENODATA, "... and the metadata (%d)",
+	      meta_rc(&f, K("k2")));
+	CHECK(expiration_of(&f, K("k2")) == 0, "... and the expiration (%lld)",
+	      (long long)expiration_of(&f, K("k2")));
+
+	CHECK(put_str(&f, K("k3"), "three") == 0 && dress(&f, K("k3"), later),
+	      "dress k3");
+	put_init(&p, &s, "kept", 4);
+	p.flags = STORE_PUT_KEEP_META;
+	p.metadata = "{\"ignored\":1}";
+	p.expiration = later + 99;
+	rc = f.st->ops->put(f.st, f.ns, K("k3"), &p, NULL);
+	CHECK(rc == 0 && str_is(&f, K("k3"), "kept"),
+	      "a put with STORE_PUT_KEEP_META stores the value (%d)", rc);
+	CHECK(dressed(&f, K("k3"), later),
+	      "... and keeps metadata, expiration and attributes (put's "
+	      "metadata and expiration unused)");
+	put_init(&p, &s, "+", 1);
+	p.flags = STORE_PUT_KEEP_META | STORE_PUT_APPEND;
+	rc = f.st->ops->put(f.st, f.ns, K("k3"), &p, NULL);
+	CHECK(rc == 0 && str_is(&f, K("k3"), "kept+") &&
+		  dressed(&f, K("k3"), later),
+	      "an append with STORE_PUT_KEEP_META keeps them all (%d)", rc);
+
+	/* Failed puts change nothing. */
+	CHECK(put_str(&f, K("k4"), "four") == 0 && dress(&f, K("k4"), later),
+	      "dress k4");
+	rc = put_val(f.st, f.ns, K("k4"), "x", 1, STORE_PUT_EXCL, NULL);
+	CHECK(rc == -EEXIST && dressed(&f, K("k4"), later),
+	      "a refused STORE_PUT_EXCL leaves them all (%d)", rc);
+	put_init(&p, &s, "failing", 7);
+	s.fail_rc = -EPROTO;
+	s.fail_at = 3;
+	rc = f.st->ops->put(f.st, f.ns, K("k4"), &p, NULL);
+	CHECK(rc == -EPROTO && str_is(&f, K("k4"), "four") &&
+		  dressed(&f, K("k4"), later),
+	      "a put without STORE_PUT_KEEP_META whose read fails leaves "
+	      "them all (%d)",
+	      rc);
+
+	/* An expired key's attributes do not come back. */
+	CHECK(put_str(&f, K("k5"), "five") == 0 && dress(&f, K("k5"), later) &&
+		  expire(&f, K("k5"), (int64_t)time(NULL) - 10) == 0,
+	      "dress k5, then let it expire");
+	put_init(&p, &s, "reborn", 6);
+	p.flags = STORE_PUT_KEEP_META;
+	rc = f.st->ops->put(f.st, f.ns, K("k5"), &p, NULL);
+	CHECK(rc == 0 && str_is(&f, K("k5"), "reborn") && bare(&f, K("k5")),
+	      "a STORE_PUT_KEEP_META put over an expired key starts without "
+	      "attributes (%d)",
+	      rc);
+
+	CHECK(db_count(&f, SQL_ORPHANS) == 0,
+	      "the xattr table holds no attribute of a missing row");
+	CHECK(db_count(&f, SQL_XATTRS) == 5,
+	      "the xattr table holds only k1's, k3's and k4's attributes (5)");
+	teardown(&f);
+}
+
+static void test_attrs_rename_remove(void)
+{
+	struct fixture f, g;
+	struct store_attr a = {.mode = MODE_DIR, .uid = -1, .gid = -1};
+	int64_t later = (int64_t)time(NULL) + 3600;
+	int rc;
+
+	if (!setup(&f, "attributes, rename and remove"))
+		return;
+
+	/* The target is made last, so its row is the newest. */
+	CHECK(put_str(&f, K("rs"), "src") == 0 && dress(&f, K("rs"), later) &&
+		  put_str(&f, K("rt"), "dst") == 0 &&
+		  xset(&f, K("rt"), STORE_KEY, "user.t", "T", 1, 0) == 0,
+	      "dress rs, give rt an attribute user.t");
+	rc = f.st->ops->rename(f.st, f.ns, K("rs"), f.ns, K("rn"), STORE_KEY,
+			       true);
+	CHECK(rc == 0 && str_is(&f, K("rn"), "src") &&
+		  dressed(&f, K("rn"), later),
+	      "rename to a new name keeps metadata, expiration, attributes "
+	      "(%d)",
+	      rc);
+	{
+		struct names x;
+
+		CHECK(xlist(&f, K("rs"), STORE_KEY, &x) == -ENOENT,
+		      "the old name has no attributes to list (-ENOENT)");
+	}
+	rc = f.st->ops->rename(f.st, f.ns, K("rn"), f.ns, K("rt"), STORE_KEY,
+			       false);
+	CHECK(rc == 0 && str_is(&f, K("rt"), "src") &&
+		  dressed(&f, K("rt"), later),
+	      "rename onto an existing key: the target has the source's "
+	      "attributes only, not user.t (%d)",
+	      rc);
+	CHECK(db_count(&f, SQL_ORPHANS) == 0,
+	      "the replaced target's attributes are gone from the xattr "
+	      "table");
+	CHECK(put_str(&f, K("fresh"), "f") == 0 && bare(&f, K("fresh")),
+	      "a key made after the replaced one has no attributes");
+
+	CHECK(put_str(&f, K("plain"), "p") == 0 &&
+		  put_str(&f, K("rt2"), "t") == 0 &&
+		  xset(&f, K("rt2"), STORE_KEY, "user.t", "T", 1, 0) == 0 &&
+		  meta_set(&f, K("rt2"), K("{\"t\":1}")) == 0,
+	      "give rt2 an attribute and metadata");
+	rc = f.st->ops->rename(f.st, f.ns, K("plain"), f.ns, K("rt2"),
+			       STORE_KEY, false);
+	CHECK(rc == 0 && str_is(&f, K("rt2"), "p") && bare(&f, K("rt2")),
+	      "a bare key renamed onto rt2 leaves it bare (%d)", rc);
+
+	g = f;
+	rc = f.st->ops->ns_create(f.st, "other", &g.ns);
+	CHECK(rc == 0, "create a second namespace (%d)", rc);
+	rc = f.st->ops->rename(f.st, f.ns, K("rt"), g.ns, K("moved"), STORE_KEY,
+			       false);
+	CHECK(rc == 0 && dressed(&g, K("moved"), later),
+	      "rename across namespaces keeps them all (%d)", rc);
+
+	/* A directory's rows keep theirs. */
+	CHECK(f.st->ops->mkdir(f.st, f.ns, K("rd/"), &a) == 0 &&
+		  put_str(&f, K("rd/k"), "k") == 0 &&
+		  xset(&f, K("rd/"), STORE_DIR, "user.dir", "D", 1, 0) == 0 &&
+		  xset(&f, K("rd/k"), STORE_KEY, "user.k", "K", 1, 0) == 0,
+	      "a directory row and a key under it, each with an attribute");
+	rc = f.st->ops->rename(f.st, f.ns, K("rd/"), f.ns, K("re/"), STORE_DIR,
+			       true);
+	CHECK(rc == 0 &&
+		  xattr_is(&f, K("re/"), STORE_DIR, "user.dir", "D", 1) &&
+		  xattr_is(&f, K("re/k"), STORE_KEY, "user.k", "K", 1) &&
+		  names_are(&f, K("re/"), STORE_DIR, NAMES("user.dir")),
+	      "rename of a directory keeps its rows' attributes (%d)", rc);
+
+	/* Remove, then put again. */
+	CHECK(put_str(&f, K("rm"), "rm") == 0 && dress(&f, K("rm"), later),
+	      "dress rm (the newest row)");
+	rc = f.st->ops->remove(f.st, f.ns, K("rm"), STORE_KEY);
+	CHECK(rc == 0, "remove rm (%d)", rc);
+	{
+		struct names x;
+
+		CHECK(xlist(&f, K("rm"), STORE_KEY, &x) == -ENOENT &&
+			  xget(&f, K("rm"), STORE_KEY, "user.a") == -ENOENT,
+		      "a removed key's attributes are -ENOENT");
+	}
+	CHECK(put_val(f.st, f.ns, K("rm"), "again", 5, STORE_PUT_KEEP_META,
+		      NULL) == 0 &&
+		  bare(&f, K("rm")),
+	      "a key put again after remove (even with STORE_PUT_KEEP_META) "
+	      "starts without attributes");
+	CHECK(f.st->ops->mkdir(f.st, f.ns, K("rmd/"), &a) == 0 &&
+		  xset(&f, K("rmd/"), STORE_DIR, "user.d", "D", 1, 0) == 0 &&
+		  f.st->ops->remove(f.st, f.ns, K("rmd/"), STORE_DIR) == 0 &&
+		  f.st->ops->mkdir(f.st, f.ns, K("rmd/"), &a) == 0 &&
+		  names_are(&f, K("rmd/"), STORE_DIR, NO_NAMES),
+	      "a directory made again after remove starts without "
+	      "attributes");
+	CHECK(db_count(&f, SQL_ORPHANS) == 0,
+	      "the xattr table holds no attribute of a missing row");
+	teardown(&f);
+}
+
+/* Sweep until nothing is left (at most 20 calls); checks each call. */
+static int sweep_all(struct fixture *f, int limit, int *calls, bool *ok)
+{
+	int total = 0;
+
+	*calls = 0;
+	*ok = true;
+	for (int i = 0; i < 20; i++) {
+		long long before = db_count(f, SQL_ROWS), after;
+		int removed = -1,
+		    rc = f->st->ops->sweep(f->st, limit, &removed);
+
+		after = db_count(f, SQL_ROWS);
+		(*calls)++;
+		if (rc || removed < 0 || removed > limit ||
+		    before - after != removed) {
+			printf("# sweep %d: %d, removed %d of %lld rows\n", i,
+			       rc, removed, before - after);
+			*ok = false;
+			break;
+		}
+		total += removed;
+		if (removed == 0)
+			break;
+	}
+	return total;
+}
+
+static void test_sweep(void)
+{
+	struct fixture f, g;
+	struct store_attr a = {.mode = MODE_DIR, .uid = -1, .gid = -1};
+	struct store_usage u;
+	int64_t now = (int64_t)time(NULL);
+	char key[32];
+	int removed = -1, calls = 0, fails = 0, rc;
+	bool ok;
+
+	if (!setup(&f, "sweep"))
+		return;
+
+	rc = f.st->ops->sweep(f.st, 10, &removed);
+	CHECK(rc == 0 && removed == 0,
+	      "sweep of a store with nothing expired removes 0 (%d, %d)", rc,
+	      removed);
+
+	g = f;
+	fails += f.st->ops->ns_create(f.st, "other", &g.ns) != 0;
+	fails +=
+	    put_val(f.st, f.ns, K("s/live"), "0123456789", 10, 0, NULL) != 0;
+	fails += xset(&f, K("s/live"), STORE_KEY, "user.l", "L", 1, 0) != 0;
+	fails += put_str(&f, K("s/future"), "01234567890123456789") != 0;
+	fails += expire(&f, K("s/future"), now + 3600) != 0;
+	fails += xset(&f, K("s/future"), STORE_KEY, "user.f", "F", 1, 0) != 0;
+	fails += f.st->ops->mkdir(f.st, f.ns, K("s/d/"), &a) != 0;
+	fails += xset(&f, K("s/d/"), STORE_DIR, "user.d", "D", 1, 0) != 0;
+	fails += put_str(&g, K("o/live"), "01234") != 0;
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "s/old%d", i);
+		fails += put_val(f.st, f.ns, key, strlen(key), "expired", 7, 0,
+				 NULL) != 0;
+		fails += meta_set(&f, key, strlen(key), K("{\"o\":1}")) != 0;
+		fails += xset(&f, key, strlen(key), STORE_KEY, "user.o1", "1",
+			      1, 0) != 0;
+		fails += xset(&f, key, strlen(key), STORE_KEY, "user.o2", "2",
+			      1, 0) != 0;
+		fails += expire(&f, key, strlen(key), now - 10) != 0;
+	}
+	fails += put_str(&g, K("o/old"), "012") != 0;
+	fails += xset(&g, K("o/old"), STORE_KEY, "user.o3", "3", 1, 0) != 0;
+	fails += expire(&g, K("o/old"), now - 10) != 0;
+	CHECK(fails == 0,
+	      "4 live rows, 6 expired keys in two namespaces, with attributes");
+	CHECK(db_count(&f, SQL_ROWS) == 10 && db_count(&f, SQL_XATTRS) == 14,
+	      "before the sweep the database holds 10 rows, 14 attributes");
+
+	rc = f.st->ops->sweep(f.st, 0, &removed);
+	CHECK(rc == 0 && removed == 0 && db_count(&f, SQL_ROWS) == 10,
+	      "sweep with limit 0 removes nothing (%d, %d)", rc, removed);
+	removed = -1;
+	rc = f.st->ops->sweep(f.st, 2, &removed);
+	CHECK(rc == 0 && removed == 2 && db_count(&f, SQL_ROWS) == 8,
+	      "sweep with limit 2 removes 2 of the 6 expired keys (%d, %d)", rc,
+	      removed);
+	removed = sweep_all(&f, 2, &calls, &ok);
+	CHECK(ok, "each sweep removes at most its limit and reports the rows "
+		  "it removed");
+	CHECK(removed == 4 && calls == 3,
+	      "sweeps of 2 remove the other 4, then report 0 (%d in %d calls)",
+	      removed, calls);
+	rc = f.st->ops->sweep(f.st, 10, &removed);
+	CHECK(rc == 0 && removed == 0, "a sweep after that removes 0 (%d, %d)",
+	      rc, removed);
+
+	CHECK(str_is(&f, K("s/live"), "0123456789") &&
+		  str_is(&f, K("s/future"), "01234567890123456789") &&
+		  str_is(&g, K("o/live"), "01234") &&
+		  f.st->ops->stat(f.st, f.ns, K("s/d/"), STORE_DIR, &a) == 0,
+	      "sweep leaves keys without expiration, with a future one, and "
+	      "directory rows");
+	CHECK(db_count(&f, SQL_ROWS) == 4, "the database holds those 4 rows");
+	CHECK(names_are(&f, K("s/live"), STORE_KEY, NAMES("user.l")) &&
+		  names_are(&f, K("s/future"), STORE_KEY, NAMES("user.f")) &&
+		  names_are(&f, K("s/d/"), STORE_DIR, NAMES("user.d")),
+	      "sweep leaves the live rows' attributes");
+	CHECK(db_count(&f, "SELECT count(*) FROM xattr WHERE name IN "
+			   "('user.o1', 'user.o2', 'user.o3')") == 0,
+	      "the swept keys' attributes are gone from the xattr table");
+	CHECK(db_count(&f, SQL_ORPHANS) == 0 && db_count(&f, SQL_XATTRS) == 3,
+	      "the xattr table holds just the 3 live attributes");
+	CHECK(f.st->ops->usage(f.st, &u) == 0 && u.bytes == 35 && u.keys == 4,
+	      "usage after the sweep: 35 bytes in 4 rows (%llu, %llu)",
+	      (unsigned long long)u.bytes, (unsigned long long)u.keys);
+
+	CHECK(put_str(&f, K("s/old4"), "back") == 0 && bare(&f, K("s/old4")),
+	      "a swept key put again starts without attributes");
+
+	/* Expired at or before now; a limit above the count takes all. */
+	fails = 0;
+	for (int i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), "s/n%d", i);
+		fails += put_str(&f, key, strlen(key), "n") != 0;
+		fails += xset(&f, key, strlen(key), STORE_KEY, "user.n", "N", 1,
+			      0) != 0;
+		fails += expire(&f, key, strlen(key),
+				i ? now - i : (int64_t)time(NULL)) != 0;
+	}
+	CHECK(fails == 0, "3 more keys expire, one of them at exactly now");
+	rc = f.st->ops->sweep(f.st, 100, &removed);
+	CHECK(rc == 0 && removed == 3,
+	      "sweep with limit 100 removes all 3 in one call (%d, %d)", rc,
+	      removed);
+	CHECK(db_count(&f, SQL_ROWS) == 5 && db_count(&f, SQL_ORPHANS) == 0 &&
+		  db_count(&f, SQL_XATTRS) == 3,
+	      "the database holds 5 rows and the 3 live attributes");
+	CHECK(f.st->ops->usage(f.st, &u) == 0 && u.bytes == 39 && u.keys == 5,
+	      "usage after the second sweep: 39 bytes in 5 rows (%llu, %llu)",
+	      (unsigned long long)u.bytes, (unsigned long long)u.keys);
+	teardown(&f);
+}
+
 /* ---- threads ---- */
 
 struct worker {
@@ -1818,6 +3004,13 @@ int main(void)
 	test_rename_key();
 	test_rename_dir();
 	test_usage();
+	test_meta();
+	test_expire();
+	test_xattr();
+	test_xattr_limit();
+	test_attrs_and_put();
+	test_attrs_rename_remove();
+	test_sweep();
 	test_threads();
 
 	printf("1..%d\n", check_count);
