@@ -101,9 +101,12 @@ static int cli_ns(struct cli *c, const char *name, int64_t *ns)
 	return rc;
 }
 
-/* A whole number of seconds in [min, max], or -1 with a message. */
-static int64_t cli_seconds(struct cli *c, const char *opt, const char *text,
-			   int64_t min, int64_t max)
+/*
+ * A whole number in [min, max], or -1 with a message naming the key (if
+ * not NULL) and the limit.
+ */
+static int64_t cli_number(struct cli *c, const char *key, const char *opt,
+			  const char *text, int64_t min, int64_t max)
 {
 	char *end;
 	long long v;
@@ -111,36 +114,13 @@ static int64_t cli_seconds(struct cli *c, const char *opt, const char *text,
 	errno = 0;
 	v = strtoll(text, &end, 10);
 	if (errno || end == text || *end || v < min || v > max) {
-		cli_fail(c, NULL, 0,
-			 "invalid %s '%s': expected whole seconds from %lld "
+		cli_fail(c, key, key ? strlen(key) : 0,
+			 "invalid %s '%s': expected a whole number from %lld "
 			 "to %lld",
 			 opt, text, (long long)min, (long long)max);
 		return -1;
 	}
 	return v;
-}
-
-/*
- * Validate metadata text and return its compact form (malloc'ed), or
- * NULL with a message.
- */
-static char *cli_metadata(struct cli *c, const char *key, size_t key_len,
-			  json_t *meta)
-{
-	char *compact = json_dumps(meta, JSON_COMPACT | JSON_ENCODE_ANY);
-
-	if (!compact) {
-		cli_fail(c, key, key_len, "cannot encode metadata");
-		return NULL;
-	}
-	if (strlen(compact) > STORE_META_MAX) {
-		cli_fail(c, key, key_len,
-			 "metadata length of %zu exceeds limit of %d",
-			 strlen(compact), STORE_META_MAX);
-		free(compact);
-		return NULL;
-	}
-	return compact;
 }
 
 static int cli_write_all(const void *buf, size_t len)
@@ -197,7 +177,8 @@ static int cli_get(struct cli *c, int argc, char **argv)
 }
 
 /* Read a whole file (or stdin) of at most the value limit. */
-static int cli_slurp(struct cli *c, const char *path, char **out, size_t *len)
+static int cli_slurp(struct cli *c, const char *key, const char *path,
+		     char **out, size_t *len)
 {
 	FILE *f = !path || !strcmp(path, "-") ? stdin : fopen(path, "rb");
 	size_t cap = 65536, n;
@@ -223,7 +204,8 @@ static int cli_slurp(struct cli *c, const char *path, char **out, size_t *len)
 	}
 	if (ferror(f) || *len > STORE_VALUE_MAX || *len == cap) {
 		if (*len > STORE_VALUE_MAX)
-			cli_fail(c, NULL, 0, "value length exceeds limit of %d",
+			cli_fail(c, key, strlen(key),
+				 "value length exceeds limit of %d",
 				 STORE_VALUE_MAX);
 		else
 			cli_fail(c, NULL, 0, "%s: %s", path ? path : "stdin",
@@ -241,36 +223,27 @@ static int cli_slurp(struct cli *c, const char *path, char **out, size_t *len)
 
 static int cli_put(struct cli *c, int argc, char **argv)
 {
-	const char *file = NULL, *meta_text = NULL;
-	int64_t expiration = 0, ttl = -1, now = time(NULL), ns;
+	const char *file = NULL, *meta_text = NULL, *exp_text = NULL;
+	const char *ttl_text = NULL, *problem;
+	int64_t expiration = 0, ttl, now = time(NULL), ns;
 	struct store_item item = {0};
 	char why[128], *value = NULL, *compact = NULL;
-	const char *problem;
-	json_error_t jerr;
-	json_t *meta;
-	size_t failed;
+	size_t failed, compact_len;
 	int i, rc;
 
 	if (argc < 3)
 		return cli_usage();
 	for (i = 3; i < argc; i++) {
-		if (!strcmp(argv[i], "--metadata") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--metadata") && i + 1 < argc)
 			meta_text = argv[++i];
-		} else if (!strcmp(argv[i], "--expiration") && i + 1 < argc) {
-			expiration = cli_seconds(c, "expiration", argv[++i],
-						 now + 60, CLI_EXP_MAX);
-			if (expiration < 0)
-				return 1;
-		} else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
-			ttl = cli_seconds(c, "ttl", argv[++i], 60,
-					  CLI_EXP_MAX - now);
-			if (ttl < 0)
-				return 1;
-		} else if (!file && (argv[i][0] != '-' || !argv[i][1])) {
+		else if (!strcmp(argv[i], "--expiration") && i + 1 < argc)
+			exp_text = argv[++i];
+		else if (!strcmp(argv[i], "--ttl") && i + 1 < argc)
+			ttl_text = argv[++i];
+		else if (!file && (argv[i][0] != '-' || !argv[i][1]))
 			file = argv[i];
-		} else {
+		else
 			return cli_usage();
-		}
 	}
 	item.key = argv[2];
 	item.key_len = strlen(argv[2]);
@@ -279,21 +252,39 @@ static int cli_put(struct cli *c, int argc, char **argv)
 		cli_fail(c, item.key, item.key_len, "%s", problem);
 		return 1;
 	}
-	if (ttl >= 0)
-		expiration = now + ttl; /* the TTL wins, as in Workers KV */
-	if (meta_text) {
-		meta = json_loads(meta_text, JSON_DECODE_ANY, &jerr);
-		if (!meta) {
-			cli_fail(c, item.key, item.key_len,
-				 "metadata is not JSON: %s", jerr.text);
-			return 1;
-		}
-		compact = cli_metadata(c, item.key, item.key_len, meta);
-		json_decref(meta);
-		if (!compact)
+	if (exp_text) {
+		expiration = cli_number(c, item.key, "expiration", exp_text,
+					now + 60, CLI_EXP_MAX);
+		if (expiration < 0)
 			return 1;
 	}
-	if (cli_ns(c, argv[1], &ns) || cli_slurp(c, file, &value, &item.size)) {
+	if (ttl_text) {
+		ttl = cli_number(c, item.key, "ttl", ttl_text, 60,
+				 CLI_EXP_MAX - now);
+		if (ttl < 0)
+			return 1;
+		expiration = now + ttl; /* the TTL wins, as in Workers KV */
+	}
+	if (meta_text) {
+		/* Compacted as the mount does, numbers kept as written. */
+		rc = c->st->ops->json_compact(c->st, meta_text,
+					      strlen(meta_text), &compact,
+					      &compact_len);
+		if (rc) {
+			cli_fail(c, item.key, item.key_len,
+				 "metadata is not JSON");
+			return 1;
+		}
+		if (compact_len > STORE_META_MAX) {
+			cli_fail(c, item.key, item.key_len,
+				 "metadata length of %zu exceeds limit of %d",
+				 compact_len, STORE_META_MAX);
+			free(compact);
+			return 1;
+		}
+	}
+	if (cli_ns(c, argv[1], &ns) ||
+	    cli_slurp(c, item.key, file, &value, &item.size)) {
 		free(compact);
 		return 1;
 	}
@@ -518,8 +509,8 @@ static int cli_list(struct cli *c, int argc, char **argv)
 		if (!strcmp(argv[i], "--prefix") && i + 1 < argc)
 			prefix = argv[++i];
 		else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
-			limit =
-			    cli_seconds(c, "limit", argv[++i], 1, CLI_LIST_MAX);
+			limit = cli_number(c, NULL, "limit", argv[++i], 1,
+					   CLI_LIST_MAX);
 		else if (!strcmp(argv[i], "--cursor") && i + 1 < argc)
 			cursor = argv[++i];
 		else if (!strcmp(argv[i], "--all"))
@@ -694,8 +685,9 @@ static int cli_import(struct cli *c, int argc, char **argv)
 
 	if (argc != 3)
 		return cli_usage();
-	all = !strcmp(argv[2], "-") ? json_loadf(stdin, 0, &jerr)
-				    : json_load_file(argv[2], 0, &jerr);
+	all = !strcmp(argv[2], "-")
+		  ? json_loadf(stdin, JSON_ALLOW_NUL, &jerr)
+		  : json_load_file(argv[2], JSON_ALLOW_NUL, &jerr);
 	if (!all) {
 		fprintf(stderr, "kvfs: import: %s:%d: %s\n", argv[2], jerr.line,
 			jerr.text);

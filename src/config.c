@@ -81,8 +81,7 @@ static int set_kernel_cache(struct parser *p, const char *key,
 			    const char *value);
 static int set_id(struct parser *p, const char *key, const char *value);
 static int set_layout(struct parser *p, const char *key, const char *value);
-static int set_read_only(struct parser *p, const char *key,
-			 const char *value);
+static int set_read_only(struct parser *p, const char *key, const char *value);
 
 static const struct config_key {
 	enum config_section section;
@@ -850,8 +849,7 @@ static int set_id(struct parser *p, const char *key, const char *value)
 	return 0;
 }
 
-static int set_read_only(struct parser *p, const char *key,
-			 const char *value)
+static int set_read_only(struct parser *p, const char *key, const char *value)
 {
 	struct config_ns *ns = &p->cfg->ns[p->cfg->ns_count - 1];
 

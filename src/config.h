@@ -33,7 +33,7 @@ struct config_ns {
 	char *id;   /* namespace id as in wrangler.json, or NULL */
 	enum config_layout layout;
 	bool is_read_only; /* read_only = true: changes fail with EROFS */
-	int line; /* line of the section header, for messages */
+	int line;	   /* line of the section header, for messages */
 };
 
 struct config {

@@ -39,6 +39,8 @@ struct file {
 	bool is_dirty;	      /* content differs from what was stored */
 	bool is_too_big;      /* a write crossed the value limit */
 	bool is_created;      /* this open created the key */
+	bool is_written;      /* written or truncated since open (an
+				 O_TRUNC alone waits for release) */
 	uint64_t size;	      /* bytes of content */
 	uint64_t append_base; /* value size at open, for append-only files */
 	char *mem;	      /* content while in memory */

@@ -58,7 +58,9 @@ struct fs_name {
 	bool is_value;	   /* the name had the ^v suffix */
 	size_t prefix_len; /* bytes of key that are the parent's prefix */
 	size_t len;	   /* bytes in key */
-	char key[FS_KEY_BUF];
+	/* The parent's prefix and a decoded name, each up to a whole key,
+	   before the length check, and a '/' after them. */
+	char key[2 * STORE_KEY_MAX + 8];
 };
 
 static struct fs *fs_of(fuse_req_t req)
@@ -272,11 +274,15 @@ static int fs_lookup_ns(struct fs *fs, const char *name,
 			struct fuse_entry_param *e)
 {
 	const struct config_ns *cns = config_find_ns(fs->cfg, name);
+	struct store_attr a;
 	struct inode *in;
+	bool has_row;
 	int64_t ns;
 	int rc;
 
 	rc = fs->st->ops->ns_find(fs->st, name, &ns);
+	if (rc == 0)
+		rc = fs_dir_attr(fs, ns, "", 0, &a, &has_row);
 	if (rc)
 		return rc;
 	in = inode_get(INODE_NS, ns, cns && cns->layout == CONFIG_LAYOUT_FLAT,
@@ -286,7 +292,7 @@ static int fs_lookup_ns(struct fs *fs, const char *name,
 	memset(e, 0, sizeof(*e));
 	e->ino = in->ino;
 	e->attr_timeout = e->entry_timeout = fs_cache_sec(fs, NULL);
-	fs_fill_stat(fs, in->ino, INODE_NS, NULL, &e->attr);
+	fs_fill_stat(fs, in->ino, INODE_NS, has_row ? &a : NULL, &e->attr);
 	return 0;
 }
 
@@ -317,9 +323,13 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 	*timeout = fs_cache_sec(fs, NULL);
 	switch (type) {
 	case INODE_ROOT:
-	case INODE_NS:
 		fs_fill_stat(fs, ino, type, NULL, st);
 		return 0;
+	case INODE_NS:
+		rc = fs_dir_attr(fs, ns, "", 0, &a, &has_row);
+		if (rc == 0)
+			fs_fill_stat(fs, ino, type, has_row ? &a : NULL, st);
+		return rc;
 	case INODE_DIR:
 		rc = fs_dir_attr(fs, ns, key, len, &a, &has_row);
 		if (rc == 0 && !has_row)
@@ -478,6 +488,7 @@ static void fs_writer_changed(struct file *f, bool is_stored)
 {
 	inode_lock();
 	if (!is_stored) {
+		f->in->pending_mtime_ns = 0; /* a write sets the time anew */
 		f->in->writer = f;
 		f->in->writer_size =
 		    f->is_append_only ? f->append_base + f->size : f->size;
@@ -535,6 +546,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	len = f->in->key_len;
 	memcpy(key, f->in->key, len);
 	is_unlinked = f->in->is_unlinked;
+	put.attr.mtime_ns = f->in->pending_mtime_ns; /* cp -p, tar -x */
 	inode_unlock();
 	if (is_unlinked) {
 		f->is_dirty = false;
@@ -542,6 +554,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	}
 
 	put.flags = STORE_PUT_KEEP_META | STORE_PUT_NEW_ONLY_ATTR;
+	/* put.attr.mtime_ns was set above, with the key */
 	if (f->is_append_only)
 		put.flags |= STORE_PUT_APPEND;
 	put.size = f->size;
@@ -639,6 +652,8 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	in->files = f;
 	inode_open(in);
 	inode_unlock();
+	if (fi->flags & O_TRUNC)
+		fs_writer_changed(f, false);
 	if (!fi->keep_cache)
 		fuse_lowlevel_notify_inval_inode(fs->se, in->ino, -1, 0);
 	fi->fh = (uint64_t)(uintptr_t)f;
@@ -1050,7 +1065,7 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = fs_resolve(pin, name, &n);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
-		if (rc == -EINVAL || rc == -EILSEQ || rc == -ENAMETOOLONG)
+		if (rc == -EINVAL || rc == -EILSEQ)
 			rc = -ENOENT; /* no key has such a name */
 	}
 	if (rc == -ENOENT) {
@@ -1115,9 +1130,10 @@ static int fs_key_of(struct inode *in, int64_t *ns, char *key, size_t *len,
 	*ns = in->ns;
 	*len = in->key_len;
 	memcpy(key, in->key, in->key_len);
-	*kind = in->type == INODE_DIR ? STORE_DIR : STORE_KEY;
+	*kind = in->type == INODE_KEY ? STORE_KEY : STORE_DIR;
 	inode_unlock();
-	return in->type == INODE_KEY || in->type == INODE_DIR ? 0 : -EPERM;
+	/* A namespace keeps its own attributes in a directory row "". */
+	return in->type == INODE_ROOT ? -EPERM : 0;
 }
 
 /* Truncate a key's value to size, outside any open file. */
@@ -1135,6 +1151,21 @@ static int fs_truncate_key(struct fs *fs, struct inode *in, uint64_t size)
 		rc = fs_file_store(fs, f);
 	file_free(f);
 	return rc;
+}
+
+/*
+ * A time set while a writer holds changes (cp -p and tar -x set it on
+ * the open file before closing) must survive the put at close.
+ */
+static void fs_pending_mtime(struct inode *in, int64_t mtime_ns)
+{
+	struct file *f;
+
+	inode_lock();
+	for (f = in->files; f; f = f->next)
+		if (f->is_writable)
+			in->pending_mtime_ns = mtime_ns;
+	inode_unlock();
 }
 
 static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
@@ -1161,8 +1192,10 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 			rc = fs_file_load(fs, f);
 			if (rc == 0)
 				rc = file_truncate(f, (uint64_t)attr->st_size);
-			if (rc == 0)
+			if (rc == 0) {
+				f->is_written = true;
 				fs_writer_changed(f, false);
+			}
 			pthread_mutex_unlock(&f->lock);
 		} else {
 			rc = fs_truncate_key(fs, in, (uint64_t)attr->st_size);
@@ -1188,6 +1221,7 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 				 : (int64_t)attr->st_mtim.tv_sec * 1000000000 +
 				       attr->st_mtim.tv_nsec;
 		mask |= STORE_SET_MTIME;
+		fs_pending_mtime(in, a.mtime_ns);
 	}
 	if (!mask)
 		return 0;
@@ -1236,8 +1270,8 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		rc = fs_getattr_open(fs, in, &st);
 		timeout = 0;
 	}
-	if (rc == 0 && fi && (to_set & FUSE_SET_ATTR_SIZE))
-		st.st_size = attr->st_size;
+	if (rc == 0 && in->type == INODE_KEY)
+		fs_writer_size(in, &st); /* an open writer's size, if any */
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -1498,8 +1532,10 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		rc = fs_file_load(fs, f);
 	if (rc == 0)
 		rc = file_write(f, (uint64_t)off, buf, size);
-	if (rc == 0)
+	if (rc == 0) {
+		f->is_written = true;
 		fs_writer_changed(f, false);
+	}
 	pthread_mutex_unlock(&f->lock);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1507,20 +1543,38 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_write(req, size);
 }
 
+/*
+ * Every close() of a descriptor flushes, also the close of a copy: a
+ * shell's "cmd > key" opens with O_TRUNC, moves the descriptor with
+ * dup2() and closes the original before cmd writes anything.  Storing
+ * that bare truncation would show readers an empty value and lose the
+ * old one if cmd then fails; so a file that was truncated by O_TRUNC
+ * but not yet written stores at a later flush, or at release.
+ */
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
-	int rc = fs_store_locked(fs_of(req), fs_file(fi));
+	struct file *f = fs_file(fi);
+	bool is_bare_trunc;
+	int rc = 0;
 
 	(void)ino;
+	pthread_mutex_lock(&f->lock);
+	is_bare_trunc = f->is_dirty && !f->is_written && !f->is_too_big;
+	pthread_mutex_unlock(&f->lock);
+	if (!is_bare_trunc)
+		rc = fs_store_locked(fs_of(req), f);
 	fuse_reply_err(req, -rc);
 }
 
 static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
+	int rc = fs_store_locked(fs_of(req), fs_file(fi));
+
+	(void)ino;
 	(void)datasync;
-	fs_op_flush(req, ino, fi);
+	fuse_reply_err(req, -rc);
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
@@ -1576,6 +1630,24 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -rc);
 }
 
+/*
+ * A namespace name must also be writable in a config file's section
+ * header: 1 to 255 bytes of UTF-8 without control characters.
+ */
+static int fs_ns_name_check(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len > 255)
+		return -ENAMETOOLONG;
+	if (!name_utf8_valid(name, len))
+		return -EILSEQ;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return -EINVAL;
+	return 0;
+}
+
 static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			mode_t mode)
 {
@@ -1589,7 +1661,7 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	if (pin && pin->type == INODE_ROOT) {
-		rc = name_utf8_valid(name, strlen(name)) ? 0 : -EILSEQ;
+		rc = fs_ns_name_check(name);
 		if (rc == 0)
 			rc = fs->st->ops->ns_create(fs->st, name, &ns);
 		if (rc == 0)
@@ -2506,7 +2578,7 @@ int fs_main(const struct fs_mount *m)
 	/* SQLite connections must not cross fork(): open after detaching. */
 	if (fs_open_store(&fs))
 		goto unmount;
-	log_info("mounted %s on %s (store %s, %d namespaces in config)",
+	log_info("mounted %s on %s (store %s, namespaces in config: %d)",
 		 m->cfg->file ? m->cfg->file : "the default config",
 		 m->mountpoint, m->cfg->store_path, m->cfg->ns_count);
 

@@ -31,20 +31,22 @@ struct file;
 struct inode {
 	uint64_t ino;
 	enum inode_type type;
-	int64_t ns;		 /* namespace id; 0 for the root */
-	bool is_flat;		 /* namespace uses the flat layout */
-	char *key;		 /* lock; INODE_DIR: prefix with '/', NS: "" */
-	size_t key_len;		 /* lock */
-	uint64_t nlookup;	 /* lock; lookups the kernel holds */
-	int open_count;		 /* lock; open files and directories */
-	bool is_unlinked;	 /* lock; key deleted or replaced */
-	uint64_t kernel_version; /* lock; value version the kernel caches */
-	struct file *files;	 /* lock; open files, linked by next */
-	struct file *writer;	 /* lock; the file that last changed the
-				    content and has not stored it, or NULL */
-	uint64_t writer_size;	 /* lock; that file's size */
-	struct inode *ino_next;	 /* lock; number map chain */
-	struct inode *name_next; /* lock; name map chain */
+	int64_t ns;		  /* namespace id; 0 for the root */
+	bool is_flat;		  /* namespace uses the flat layout */
+	char *key;		  /* lock; INODE_DIR: prefix with '/', NS: "" */
+	size_t key_len;		  /* lock */
+	uint64_t nlookup;	  /* lock; lookups the kernel holds */
+	int open_count;		  /* lock; open files and directories */
+	bool is_unlinked;	  /* lock; key deleted or replaced */
+	uint64_t kernel_version;  /* lock; value version the kernel caches */
+	struct file *files;	  /* lock; open files, linked by next */
+	struct file *writer;	  /* lock; the file that last changed the
+				     content and has not stored it, or NULL */
+	uint64_t writer_size;	  /* lock; that file's size */
+	int64_t pending_mtime_ns; /* lock; mtime set while a writer had
+				     changes not yet stored, 0: none */
+	struct inode *ino_next;	  /* lock; number map chain */
+	struct inode *name_next;  /* lock; name map chain */
 };
 
 #define INODE_ROOT_INO 1

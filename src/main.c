@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,7 +19,8 @@
 #include "log.h"
 #include "store.h"
 
-#define KVFS_VERSION "0.1.0"
+#define KVFS_VERSION	 "0.1.0"
+#define FUSE_SUPER_MAGIC 0x65735546
 
 struct args {
 	const char *config;
@@ -257,6 +259,44 @@ static bool clear_dead_mount(const char *mountpoint)
 	return stat(mountpoint, &st) == 0;
 }
 
+/*
+ * The mountpoint must be a directory with nothing mounted on it.  A
+ * mount a killed kvfs left is cleared; statfs() tells it from a live
+ * one, since the kernel answers it from the daemon, never from a cache.
+ * Returns 0 or the exit status.
+ */
+static int check_mountpoint(const char *mountpoint)
+{
+	struct stat st, parent;
+	struct statfs sf;
+	char *up;
+	int rc;
+
+	if (statfs(mountpoint, &sf) && errno == ENOTCONN)
+		clear_dead_mount(mountpoint);
+	if (stat(mountpoint, &st)) {
+		fprintf(stderr, "kvfs: %s: %s\n", mountpoint, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "kvfs: %s: not a directory\n", mountpoint);
+		return 1;
+	}
+	if (asprintf(&up, "%s/..", mountpoint) < 0)
+		return 1;
+	rc = stat(up, &parent);
+	free(up);
+	if (rc == 0 && parent.st_dev != st.st_dev &&
+	    statfs(mountpoint, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC) {
+		fprintf(stderr,
+			"kvfs: %s: a FUSE file system is mounted there "
+			"already\n",
+			mountpoint);
+		return 1;
+	}
+	return 0;
+}
+
 /* Open and close the store once, so its errors reach the terminal. */
 static int check_store(const struct config *cfg)
 {
@@ -280,9 +320,11 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct fs_mount m;
 	char err[1024], *mountpoint;
-	struct stat st;
 	int rc;
 
+	/* Values are often sessions and tokens: the database, its journal
+	   and temporary files are the user's alone. */
+	umask(077);
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
@@ -327,8 +369,11 @@ int main(int argc, char **argv)
 	}
 
 	/* Detaching changes the working directory: use an absolute path. */
-	if (stat(a.mountpoint, &st) && errno == ENOTCONN)
-		clear_dead_mount(a.mountpoint);
+	rc = check_mountpoint(a.mountpoint);
+	if (rc) {
+		config_free(&cfg);
+		return rc;
+	}
 	mountpoint = realpath(a.mountpoint, NULL);
 	if (!mountpoint) {
 		fprintf(stderr, "kvfs: %s: %s\n", a.mountpoint,

@@ -62,8 +62,12 @@ struct store_attr {
 #define STORE_SET_MTIME 8
 
 /* Flags for struct store_put. */
-#define STORE_PUT_EXCL	 1 /* fail with -EEXIST if the key exists */
-#define STORE_PUT_APPEND 2 /* append to the current value */
+#define STORE_PUT_EXCL 1 /* fail with -EEXIST if the key exists */
+#define STORE_PUT_APPEND                                                       \
+	2 /* append to the current value; an append                            \
+	     changes the value only and keeps metadata,                        \
+	     expiration and attributes, with or without                        \
+	     STORE_PUT_KEEP_META */
 #define STORE_PUT_KEEP_META                                                    \
 	4 /* keep metadata and expiration (file                                \
 	     semantics); without it they are cleared,                          \
@@ -223,6 +227,13 @@ struct store_ops {
 	int (*put_many)(struct store *st, int64_t ns,
 			const struct store_item *items, size_t n,
 			size_t *failed);
+	/*
+	 * The compact form of json[0..len) as meta_set() would store it,
+	 * into *out (malloc'ed, NUL-terminated, length in *out_len);
+	 * -EINVAL if it is not JSON.
+	 */
+	int (*json_compact)(struct store *st, const char *json, size_t len,
+			    char **out, size_t *out_len);
 	/* Remove at most limit expired keys; *removed gets the count. */
 	int (*sweep)(struct store *st, int limit, int *removed);
 };

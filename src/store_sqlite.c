@@ -122,8 +122,9 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
     [SQ_NS_FIND] = "SELECT id FROM ns WHERE name = ?1",
     [SQ_NS_CREATE] = "INSERT INTO ns(name) VALUES (?1)",
     [SQ_NS_ANY_ROW] = "SELECT 1 FROM kv WHERE ns = ?1 LIMIT 1",
-    [SQ_NS_DROP_EXPIRED] = "DELETE FROM kv WHERE ns = ?1 AND expiration > 0"
-			   " AND expiration <= ?9",
+    [SQ_NS_DROP_EXPIRED] =
+	"DELETE FROM kv WHERE ns = ?1 AND ((expiration > 0"
+	" AND expiration <= ?9) OR (key = x'' AND kind = 1))",
     [SQ_NS_REMOVE] = "DELETE FROM ns WHERE id = ?1",
     [SQ_STAT] = "SELECT " SQ_ATTR_COLS ", id FROM kv"
 		" WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
@@ -521,7 +522,10 @@ static int sq_ns_remove(struct store *base, const char *name)
 		goto release;
 	rc = sq_ns_find_on(c, name, &ns);
 	if (rc == 0) {
-		/* Expired keys count as missing: drop them with the ns. */
+		/*
+		 * Expired keys count as missing, and the namespace's own
+		 * attributes (a directory row "") go with it.
+		 */
 		st = sq_stmt(c, SQ_NS_DROP_EXPIRED);
 		sqlite3_bind_int64(st, 1, ns);
 		rc = sq_errno(c->db, sqlite3_step(st), "remove namespace");
@@ -814,7 +818,7 @@ static int sq_put_on(struct sq_conn *c, int64_t ns, const char *key,
 	rc = sq_step_returning(c, st, &rowid, out);
 	if (rc)
 		goto done;
-	if (!(put->flags & STORE_PUT_KEEP_META)) {
+	if (!(put->flags & STORE_PUT_KEEP_META) && !append) {
 		sqlite3_stmt *clear = sq_stmt(c, SQ_XATTR_CLEAR);
 
 		if (!clear) {
@@ -843,6 +847,8 @@ static int sq_put(struct store *base, int64_t ns, const char *key,
 	struct sq_conn *c;
 	int rc;
 
+	if (key_len > STORE_KEY_MAX)
+		return -ENAMETOOLONG;
 	if (put->size > STORE_VALUE_MAX)
 		return -EFBIG;
 	rc = sq_acquire(s, &c);
@@ -862,8 +868,7 @@ static int sq_mem_read(void *ctx, uint64_t off, void *buf, size_t len)
 }
 
 static int sq_put_many(struct store *base, int64_t ns,
-		       const struct store_item *items, size_t n,
-		       size_t *failed)
+		       const struct store_item *items, size_t n, size_t *failed)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	struct store_put put;
@@ -885,9 +890,9 @@ static int sq_put_many(struct store *base, int64_t ns,
 		put.attr.uid = -1;
 		put.attr.gid = -1;
 		rc = items[i].size > STORE_VALUE_MAX
-			     ? -EFBIG
-			     : sq_put_on(c, ns, items[i].key, items[i].key_len,
-					 &put, NULL);
+			 ? -EFBIG
+			 : sq_put_on(c, ns, items[i].key, items[i].key_len,
+				     &put, NULL);
 		if (rc)
 			*failed = i;
 	}
@@ -1155,8 +1160,9 @@ static int sq_rename_dir(struct sq_conn *c, int64_t from_ns, const char *from,
 		const char *k = sqlite3_column_blob(rows, 1);
 		size_t n = (size_t)sqlite3_column_bytes(rows, 1);
 
-		if (to_len + n - from_len > sizeof(key)) {
-			rc = -ENAMETOOLONG;
+		if (to_len + n - from_len > STORE_KEY_MAX) {
+			rc = -ENAMETOOLONG; /* a key under it would be too long
+					     */
 			break;
 		}
 		memcpy(key, to, to_len);
@@ -1339,6 +1345,8 @@ static int sq_meta_set(struct store *base, int64_t ns, const char *key,
 	sqlite3_stmt *st;
 	int rc;
 
+	if (json && memchr(json, '\0', json_len))
+		return -EINVAL; /* json() would stop at the NUL */
 	rc = sq_acquire(s, &c);
 	if (rc)
 		return rc;
@@ -1364,6 +1372,23 @@ static int sq_meta_set(struct store *base, int64_t ns, const char *key,
 		rc = -ENOENT;
 release:
 	free(compact);
+	sq_release(s, c);
+	return rc;
+}
+
+static int sq_json_compact_op(struct store *base, const char *json, size_t len,
+			      char **out, size_t *out_len)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct sq_conn *c;
+	int rc;
+
+	if (memchr(json, '\0', len))
+		return -EINVAL;
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	rc = sq_json_compact(c, json, len, out, out_len);
 	sq_release(s, c);
 	return rc;
 }
@@ -1619,6 +1644,7 @@ static const struct store_ops sq_ops = {
     .xattr_remove = sq_xattr_remove,
     .sweep = sq_sweep,
     .put_many = sq_put_many,
+    .json_compact = sq_json_compact_op,
 };
 
 static int sq_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
