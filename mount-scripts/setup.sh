@@ -16,8 +16,11 @@ libinih-dev libjansson-dev"
 # Run: fusermount3 (mounting and unmounting as a user) and libfuse3.
 run_packages="fuse3"
 # Tests: the integration scripts use python3 (open flags, errnos),
-# rsync, sqlite3 (a database of another program) and attr (xattrs).
-test_packages="python3 rsync sqlite3 attr"
+# rsync, sqlite3 (a database of another program) and attr (xattrs); the
+# tool tests (t_tools_*) also run git, vim and perl.  tar, coreutils,
+# findutils, diffutils, grep, sed and util-linux (setpriv) are part of
+# every Debian system.
+test_packages="python3 rsync sqlite3 attr git vim perl"
 
 with_tests=no
 print_only=no
