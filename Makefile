@@ -66,8 +66,11 @@ tests/unit/%.bin: tests/unit/%.c tests/unit/check.h
 
 unit: $(UNIT_TESTS)
 
-# Every test: unit binaries, then the integration scripts that mount.
-check: kvfs unit
+# Every test: install what the tests need (missing packages only),
+# build, then the unit binaries and the integration scripts that mount.
+check:
+	$(Q)mount-scripts/setup.sh --tests
+	$(Q)$(MAKE) --no-print-directory kvfs unit
 	$(Q)tests/run.sh
 
 lint:

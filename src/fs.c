@@ -135,14 +135,14 @@ static double fs_cache_sec(struct fs *fs, const struct store_attr *a)
 	 */
 	double sec =
 	    fs->cfg->kernel_cache_sec < 60 ? fs->cfg->kernel_cache_sec : 60;
-	time_t now;
+	double left;
 
 	if (a && a->expiration > 0) {
-		now = time(NULL);
-		if (a->expiration - now < sec)
-			sec = a->expiration > now
-				  ? (double)(a->expiration - now)
-				  : 0;
+		/* To the fraction of a second: the key expires at the
+		   start of its expiration second. */
+		left = (double)a->expiration - (double)fs_now_ns() / 1e9;
+		if (left < sec)
+			sec = left > 0 ? left : 0;
 	}
 	return sec;
 }
