@@ -52,7 +52,9 @@ mount_type() {
 
 type=$(mount_type)
 if [ -n "$type" ]; then
-	if stat -- "$dir" >/dev/null 2>&1; then
+	# statfs goes to the daemon every time; stat may answer from the
+	# kernel's cache for a moment after the daemon died.
+	if stat -f -- "$dir" >/dev/null 2>&1; then
 		if [ "$type" = fuse.kvfs ]; then
 			echo "kvfs is already mounted on $dir"
 			exit 0
@@ -66,7 +68,8 @@ fi
 
 mkdir -p -- "$dir" || exit 1
 data=${XDG_DATA_HOME:-$HOME/.local/share}/kvfs
-mkdir -p -- "$data" || exit 1
+# Values are often sessions and tokens: the database is the user's alone.
+mkdir -p -m 700 -- "$data" || exit 1
 
 # alive PID: the process runs (exists and is not a zombie).
 alive() {
