@@ -334,6 +334,12 @@ int main(int argc, char **argv)
 		log_max_level = LOG_DEBUG;
 	log_capture_fuse();
 
+	if (a.is_allow_other && geteuid() != 0 && !fuse_conf_allows_other()) {
+		fprintf(stderr, "kvfs: allow_other needs the line "
+				"'user_allow_other' in /etc/fuse.conf (or "
+				"mounting as root)\n");
+		return 2;
+	}
 	if (a.config)
 		rc = config_load(a.config, &cfg, err, sizeof(err));
 	else
@@ -349,13 +355,6 @@ int main(int argc, char **argv)
 	if (a.umask >= 0) {
 		cfg.file_mode = 0666 & ~(mode_t)a.umask;
 		cfg.dir_mode = 0777 & ~(mode_t)a.umask;
-	}
-	if (a.is_allow_other && geteuid() != 0 && !fuse_conf_allows_other()) {
-		fprintf(stderr, "kvfs: allow_other needs the line "
-				"'user_allow_other' in /etc/fuse.conf (or "
-				"mounting as root)\n");
-		config_free(&cfg);
-		return 2;
 	}
 	if (!a.config && (rc = make_parent_dirs(cfg.store_path))) {
 		fprintf(stderr, "kvfs: %s: %s\n", cfg.store_path,
