@@ -20,6 +20,7 @@ struct file *file_new(struct inode *in, bool is_writable, bool is_append)
 	if (!f)
 		return NULL;
 	f->in = in;
+	f->refs = 1;
 	f->is_writable = is_writable;
 	f->is_append_only = is_append;
 	f->fd = -1;

@@ -32,6 +32,9 @@ struct inode;
 struct file {
 	struct inode *in;  /* the inode, kept alive by open_count */
 	struct file *next; /* inode lock; the inode's list of files */
+	int refs;	   /* inode lock; 1 while open, +1 per borrower */
+	uint64_t version;  /* inode lock; store version of what a reader
+			      holds, 0: nothing yet */
 	pthread_mutex_t lock;
 	bool is_writable;     /* opened for writing */
 	bool is_loaded;	      /* content holds the whole value */

@@ -3,11 +3,15 @@
  * calls the store, and replies exactly once.  Helpers return 0 or a
  * negative errno; only the operations at the bottom of the file reply.
  *
- * Locks, always taken in this order: fs->change_lock (held by every
- * operation that writes to the store, so that a put, a rename and an
- * unlink of one key never interleave), then a file's lock, then the
- * inode table's lock.  No lock but change_lock and a file's lock is
- * held across a store call.
+ * Locks, always taken in this order: fs->change_lock, then a file's
+ * lock, then the inode table's lock.  change_lock is a read-write lock:
+ * every operation that writes to the store holds it for writing, so that
+ * a put, a rename and an unlink of one key never interleave; lookup,
+ * getattr, open and readdir hold it for reading, so that the row they
+ * read and the inode they give the kernel for it belong together (a
+ * rename between the two would pair a name's old value with its new
+ * inode).  No request takes it twice.  No lock but change_lock and a file's
+ * lock is held across a store call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,10 +48,10 @@ struct fs {
 	const struct config *cfg;
 	struct store *st;
 	struct fuse_session *se;
-	char *store_dir;	     /* for statfs's free space */
-	int64_t start_ns;	     /* times of implied directories */
-	pthread_mutex_t change_lock; /* see the head of the file */
-	int64_t *ro_ns;		     /* ids of read_only namespaces */
+	char *store_dir;	      /* for statfs's free space */
+	int64_t start_ns;	      /* times of implied directories */
+	pthread_rwlock_t change_lock; /* see the head of the file */
+	int64_t *ro_ns;		      /* ids of read_only namespaces */
 	int ro_count;
 };
 
@@ -147,6 +151,57 @@ static double fs_cache_sec(struct fs *fs, const struct store_attr *a)
 	return sec;
 }
 
+/* --- open files shared between requests ---------------------------- */
+
+/*
+ * Borrow an open file (and its inode) beyond the inode lock, which the
+ * caller holds: a release meanwhile does not free it.
+ */
+static void fs_file_hold(struct file *f)
+{
+	f->refs++;
+	inode_open(f->in);
+}
+
+/* Give a borrowed file back; the last one frees it. */
+static void fs_file_drop(struct file *f)
+{
+	struct inode *in = f->in;
+	bool is_last;
+
+	inode_lock();
+	is_last = --f->refs == 0;
+	inode_close(in);
+	inode_unlock();
+	if (is_last)
+		file_free(f);
+}
+
+/*
+ * A key changed by another program while files here still read the
+ * version they opened: one inode cannot show the kernel two versions,
+ * so the inode those files hold leaves the name, as if the key had been
+ * replaced by a rename, and the name gets a new inode.  Returns true if
+ * in was split off.
+ */
+static bool fs_split_stale(struct inode *in, uint64_t version)
+{
+	bool is_stale = false;
+	struct file *f;
+
+	inode_lock();
+	if (!in->is_unlinked && !in->writer && in->type == INODE_KEY) {
+		for (f = in->files; f; f = f->next)
+			if (!f->is_writable && f->version &&
+			    f->version < version)
+				is_stale = true;
+	}
+	if (is_stale)
+		inode_unlink(INODE_KEY, in->ns, in->key, in->key_len);
+	inode_unlock();
+	return is_stale;
+}
+
 /* --- names -------------------------------------------------------- */
 
 /*
@@ -228,8 +283,8 @@ static int fs_lookup_name(struct fs *fs, struct fs_name *n,
 {
 	struct store_attr a;
 	struct inode *in;
-	bool has_row;
-	int rc;
+	bool has_row, is_behind;
+	int rc, tries;
 
 	memset(e, 0, sizeof(*e));
 	if (!n->is_flat && !n->is_value) {
@@ -255,10 +310,30 @@ static int fs_lookup_name(struct fs *fs, struct fs_name *n,
 		if (rc <= 0)
 			return rc < 0 ? rc : -ENOENT;
 	}
-	rc = fs->st->ops->stat(fs->st, n->ns, n->key, n->len, STORE_KEY, &a);
-	if (rc)
-		return rc;
-	in = inode_get(INODE_KEY, n->ns, n->is_flat, n->key, n->len);
+	/*
+	 * A rename through this mount can give the name another inode
+	 * between the stat and inode_get(): an inode that knows a newer
+	 * value than the row just read means the row is stale, read again.
+	 */
+	for (tries = 0;; tries++) {
+		rc = fs->st->ops->stat(fs->st, n->ns, n->key, n->len, STORE_KEY,
+				       &a);
+		if (rc)
+			return rc;
+		in = inode_get(INODE_KEY, n->ns, n->is_flat, n->key, n->len);
+		if (!in || tries == 3)
+			break;
+		inode_lock();
+		is_behind = in->kernel_version > a.version;
+		inode_unlock();
+		if (!is_behind)
+			break;
+		inode_forget(in->ino, 1);
+	}
+	if (in && fs_split_stale(in, a.version)) {
+		inode_forget(in->ino, 1);
+		in = inode_get(INODE_KEY, n->ns, n->is_flat, n->key, n->len);
+	}
 	if (!in)
 		return -ENOMEM;
 	fs_fill_stat(fs, in->ino, INODE_KEY, &a, &e->attr);
@@ -305,7 +380,7 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 	char key[FS_KEY_BUF];
 	struct store_attr a;
 	enum inode_type type;
-	bool has_row, is_unlinked;
+	bool has_row, is_unlinked, is_open;
 	uint64_t ino;
 	int64_t ns;
 	size_t len;
@@ -318,6 +393,7 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 	len = in->key_len;
 	memcpy(key, in->key, len);
 	is_unlinked = in->is_unlinked;
+	is_open = in->open_count > 0;
 	inode_unlock();
 
 	*timeout = fs_cache_sec(fs, NULL);
@@ -337,11 +413,19 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 								      : -ESTALE;
 		if (rc == 0)
 			fs_fill_stat(fs, ino, type, has_row ? &a : NULL, st);
+		if (rc == -ESTALE && is_open) {
+			/* Removed while open: empty, nlink 0, as on ext4. */
+			fs_fill_stat(fs, ino, type, NULL, st);
+			st->st_nlink = 0;
+			rc = 0;
+		}
 		return rc;
 	case INODE_KEY:
 		rc = is_unlinked ? -ENOENT
 				 : fs->st->ops->stat(fs->st, ns, key, len,
 						     STORE_KEY, &a);
+		if (rc == 0 && fs_split_stale(in, a.version))
+			return -ESTALE; /* answered from the open reader */
 		if (rc == 0) {
 			fs_fill_stat(fs, ino, type, &a, st);
 			*timeout = fs_cache_sec(fs, &a);
@@ -357,19 +441,23 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
  */
 static int fs_getattr_open(struct fs *fs, struct inode *in, struct stat *st)
 {
-	struct file *f;
+	struct file *f, *r;
 	uint64_t size = 0;
-	bool is_held;
 
 	inode_lock();
 	f = in->files;
-	is_held = f != NULL;
+	for (r = in->files; r; r = r->next)
+		if (!r->is_writable && r->version)
+			f = r; /* what a reader holds, if one does */
+	if (f)
+		fs_file_hold(f);
 	inode_unlock();
-	if (!is_held)
+	if (!f)
 		return -ESTALE;
 	pthread_mutex_lock(&f->lock);
 	size = f->size;
 	pthread_mutex_unlock(&f->lock);
+	fs_file_drop(f);
 	fs_fill_stat(fs, in->ino, INODE_KEY, NULL, st);
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
@@ -383,6 +471,7 @@ static int fs_getattr_open(struct fs *fs, struct inode *in, struct stat *st)
 static int fs_file_load(struct fs *fs, struct file *f)
 {
 	char key[FS_KEY_BUF];
+	struct store_attr a;
 	size_t len;
 	int64_t ns;
 	int rc;
@@ -425,9 +514,14 @@ static int fs_file_load(struct fs *fs, struct file *f)
 		f->is_dirty = true;
 	} else {
 		file_clear(f);
-		rc = fs->st->ops->get(fs->st, ns, key, len, file_sink, f, NULL);
+		rc = fs->st->ops->get(fs->st, ns, key, len, file_sink, f, &a);
 		if (rc == -ENOENT && f->is_writable)
 			rc = 0;
+		else if (rc == 0 && !f->is_writable) {
+			inode_lock();
+			f->version = a.version;
+			inode_unlock();
+		}
 	}
 	if (rc == 0) {
 		f->is_loaded = true;
@@ -452,7 +546,7 @@ static void fs_preserve_readers(struct fs *fs, int64_t ns, const char *key,
 	in = inode_by_name(INODE_KEY, ns, key, len);
 	for (f = in ? in->files : NULL; f && n < 64; f = f->next) {
 		if (!f->is_writable) {
-			inode_open(in); /* keeps f's inode while unlocked */
+			fs_file_hold(f);
 			files[n++] = f;
 		}
 	}
@@ -462,11 +556,8 @@ static void fs_preserve_readers(struct fs *fs, int64_t ns, const char *key,
 		if (fs_file_load(fs, files[i]))
 			log_warn("could not keep an open reader's value");
 		pthread_mutex_unlock(&files[i]->lock);
+		fs_file_drop(files[i]);
 	}
-	inode_lock();
-	for (i = 0; i < n; i++)
-		inode_close(in);
-	inode_unlock();
 }
 
 /*
@@ -510,15 +601,19 @@ static void fs_refresh_readers(struct file *f)
 	int i, n = 0;
 
 	inode_lock();
-	for (r = f->in->files; r && n < 64; r = r->next)
-		if (r != f && !r->is_writable)
+	for (r = f->in->files; r && n < 64; r = r->next) {
+		if (r != f && !r->is_writable) {
+			fs_file_hold(r);
+			r->version = 0; /* it reads the new value next */
 			readers[n++] = r;
+		}
+	}
 	inode_unlock();
-	/* f->in's open files stay open: f holds the inode. */
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&readers[i]->lock);
 		file_clear(readers[i]);
 		pthread_mutex_unlock(&readers[i]->lock);
+		fs_file_drop(readers[i]);
 	}
 }
 
@@ -593,11 +688,11 @@ static int fs_store_locked(struct fs *fs, struct file *f)
 {
 	int rc;
 
-	pthread_mutex_lock(&fs->change_lock);
+	pthread_rwlock_wrlock(&fs->change_lock);
 	pthread_mutex_lock(&f->lock);
 	rc = fs_file_store(fs, f);
 	pthread_mutex_unlock(&f->lock);
-	pthread_mutex_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(&fs->change_lock);
 	return rc;
 }
 
@@ -607,6 +702,7 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 {
 	bool is_writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	bool is_append = (fi->flags & O_APPEND) && is_writable;
+	bool is_unlinked;
 	struct store_attr a;
 	char key[FS_KEY_BUF];
 	struct file *f;
@@ -622,7 +718,16 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	ns = in->ns;
 	len = in->key_len;
 	memcpy(key, in->key, len);
+	is_unlinked = in->is_unlinked;
 	inode_unlock();
+	if (is_unlinked) {
+		/*
+		 * The key was deleted or replaced since the kernel looked
+		 * the name up: its value now belongs to another inode.
+		 */
+		file_free(f);
+		return -ESTALE;
+	}
 
 	if (fi->flags & O_TRUNC) {
 		rc = fs->st->ops->stat(fs->st, ns, key, len, STORE_KEY, &a);
@@ -645,7 +750,13 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 		return rc;
 	}
 
+	if (fs_split_stale(in, a.version)) {
+		file_free(f);
+		return -ESTALE; /* the kernel looks the name up again */
+	}
 	inode_lock();
+	if (!is_writable && f->is_loaded)
+		f->version = a.version;
 	fi->keep_cache = in->kernel_version == a.version;
 	in->kernel_version = a.version;
 	f->next = in->files;
@@ -729,6 +840,12 @@ static int fs_fill_add(struct fs_fill *fl, struct fs_entry *en, uint64_t c,
 	if (fl->is_plus) {
 		in = inode_get(en->type, fl->dir->ns, fl->dir->is_flat, en->key,
 			       en->key_len);
+		if (in && en->type == INODE_KEY &&
+		    fs_split_stale(in, en->attr.version)) {
+			inode_forget(in->ino, 1);
+			in = inode_get(en->type, fl->dir->ns, fl->dir->is_flat,
+				       en->key, en->key_len);
+		}
 		if (!in)
 			return -ENOMEM;
 		e.ino = in->ino;
@@ -1059,6 +1176,7 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	pthread_rwlock_rdlock(&fs->change_lock);
 	if (pin->type == INODE_ROOT) {
 		rc = fs_lookup_ns(fs, name, &e);
 	} else {
@@ -1068,6 +1186,7 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (rc == -EINVAL || rc == -EILSEQ)
 			rc = -ENOENT; /* no key has such a name */
 	}
+	pthread_rwlock_unlock(&fs->change_lock);
 	if (rc == -ENOENT) {
 		/* A negative entry the kernel may cache. */
 		memset(&e, 0, sizeof(e));
@@ -1110,11 +1229,13 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	pthread_rwlock_rdlock(&fs->change_lock);
 	rc = fs_getattr_in(fs, in, &st, &timeout);
 	if (rc == -ESTALE) {
 		rc = fs_getattr_open(fs, in, &st);
 		timeout = 0;
 	}
+	pthread_rwlock_unlock(&fs->change_lock);
 	if (rc == 0 && in->type == INODE_KEY)
 		fs_writer_size(in, &st);
 	if (rc)
@@ -1260,9 +1381,9 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	rc = fs_writable(fs, in->ns);
 	if (rc == 0) {
-		pthread_mutex_lock(&fs->change_lock);
+		pthread_rwlock_wrlock(&fs->change_lock);
 		rc = fs_setattr_in(fs, in, attr, to_set, fi);
-		pthread_mutex_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(&fs->change_lock);
 	}
 	if (rc == 0)
 		rc = fs_getattr_in(fs, in, &st, &timeout);
@@ -1297,10 +1418,11 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		}
 	}
 	if (fi->flags & O_TRUNC)
-		pthread_mutex_lock(&fs->change_lock);
+		pthread_rwlock_wrlock(&fs->change_lock);
+	else
+		pthread_rwlock_rdlock(&fs->change_lock);
 	rc = fs_open_in(fs, in, fi, false);
-	if (fi->flags & O_TRUNC)
-		pthread_mutex_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(&fs->change_lock);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) == -ENOENT)
@@ -1377,7 +1499,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	pthread_mutex_lock(&fs->change_lock);
+	pthread_rwlock_wrlock(&fs->change_lock);
 	rc = fs_create_key(fs, req, &n, S_IFREG | (mode & 07777), NULL);
 	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
 		is_created = false;
@@ -1391,7 +1513,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (rc)
 			inode_forget(e.ino, 1);
 	}
-	pthread_mutex_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(&fs->change_lock);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -1416,11 +1538,11 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == -ENOENT)
 		rc = -EPERM;
 	if (rc == 0) {
-		pthread_mutex_lock(&fs->change_lock);
+		pthread_rwlock_wrlock(&fs->change_lock);
 		rc = fs_create_key(fs, req, &n, mode, NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
-		pthread_mutex_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(&fs->change_lock);
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1443,11 +1565,11 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (rc == 0 && strlen(link) > STORE_VALUE_MAX)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
-		pthread_mutex_lock(&fs->change_lock);
+		pthread_rwlock_wrlock(&fs->change_lock);
 		rc = fs_create_key(fs, req, &n, S_IFLNK | 0777, link);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
-		pthread_mutex_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(&fs->change_lock);
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1489,6 +1611,37 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	file_free(f);
 }
 
+/*
+ * Read from the content of the file that holds changes to the same
+ * inode, if another one does: as on a local file system, what one
+ * descriptor wrote is read through any other before it is closed (git
+ * writes a pack and reads it back that way).  Returns 1 if it did.
+ */
+static int fs_read_writer(struct file *f, uint64_t off, char *buf, size_t size,
+			  size_t *n, int *rc)
+{
+	struct file *w;
+	int used = 0;
+
+	inode_lock();
+	w = f->in->writer;
+	if (w && w != f)
+		fs_file_hold(w);
+	else
+		w = NULL;
+	inode_unlock();
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	if (w->is_loaded && !w->is_append_only) {
+		*rc = file_read(w, off, buf, size, n);
+		used = 1;
+	}
+	pthread_mutex_unlock(&w->lock);
+	fs_file_drop(w);
+	return used;
+}
+
 static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
@@ -1496,13 +1649,16 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct file *f = fs_file(fi);
 	char *buf = malloc(size ? size : 1);
 	size_t n = 0;
-	int rc;
+	int rc = 0;
 
 	(void)ino;
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	if (!f->is_writable &&
+	    fs_read_writer(f, (uint64_t)off, buf, size, &n, &rc))
+		goto reply;
 	pthread_mutex_lock(&f->lock);
 	rc = fs_file_load(fs, f);
 	if (rc == -ENOENT)
@@ -1510,6 +1666,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (rc == 0)
 		rc = file_read(f, (uint64_t)off, buf, size, &n);
 	pthread_mutex_unlock(&f->lock);
+reply:
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -1583,6 +1740,7 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	struct fs *fs = fs_of(req);
 	struct file *f = fs_file(fi), **p;
 	struct inode *in = f->in;
+	bool is_last;
 	int rc;
 
 	(void)ino;
@@ -1599,9 +1757,11 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 			break;
 		}
 	}
+	is_last = --f->refs == 0;
 	inode_close(in);
 	inode_unlock();
-	file_free(f);
+	if (is_last)
+		file_free(f);
 	fuse_reply_err(req, 0);
 }
 
@@ -1619,13 +1779,13 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	    fs_dir_exists(fs, n.ns, n.key, n.len) == 1)
 		rc = -EISDIR;
 	if (rc == 0) {
-		pthread_mutex_lock(&fs->change_lock);
+		pthread_rwlock_wrlock(&fs->change_lock);
 		fs_preserve_readers(fs, n.ns, n.key, n.len);
 		rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len, STORE_KEY);
 		inode_lock();
 		inode_unlink(INODE_KEY, n.ns, n.key, n.len);
 		inode_unlock();
-		pthread_mutex_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(&fs->change_lock);
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -1678,7 +1838,7 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0 && n.len + 1 > STORE_KEY_MAX)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
-		pthread_mutex_lock(&fs->change_lock);
+		pthread_rwlock_wrlock(&fs->change_lock);
 		rc = fs_dir_exists(fs, n.ns, n.key, n.len);
 		if (rc == 0) {
 			a.mode = S_IFDIR | (mode & 07777);
@@ -1692,7 +1852,7 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		}
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
-		pthread_mutex_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(&fs->change_lock);
 	}
 reply:
 	if (rc)
@@ -1746,7 +1906,7 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -ENOENT;
 	if (rc == 0) {
 		n.key[n.len++] = '/';
-		pthread_mutex_lock(&fs->change_lock);
+		pthread_rwlock_wrlock(&fs->change_lock);
 		rc = fs_dir_has_children(fs, n.ns, n.key, n.len);
 		if (rc == 1)
 			rc = -ENOTEMPTY;
@@ -1758,7 +1918,7 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			inode_unlink(INODE_DIR, n.ns, n.key, n.len);
 			inode_unlock();
 		}
-		pthread_mutex_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(&fs->change_lock);
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -1848,9 +2008,9 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = fs_writable(fs, to->ns);
 	if (rc == 0) {
-		pthread_mutex_lock(&fs->change_lock);
+		pthread_rwlock_wrlock(&fs->change_lock);
 		rc = fs_rename_names(fs, from, to, flags);
-		pthread_mutex_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(&fs->change_lock);
 	}
 	free(from);
 	free(to);
@@ -1912,6 +2072,7 @@ static void fs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, fl.buf ? ESTALE : ENOMEM);
 		return;
 	}
+	pthread_rwlock_rdlock(&fl.fs->change_lock);
 	pthread_mutex_lock(&d->lock);
 	if (c >= 3 && (c + FS_DIR_COOKIES < d->next || c >= d->next ||
 		       !d->pos[c % FS_DIR_COOKIES])) {
@@ -1968,6 +2129,7 @@ static void fs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
+	pthread_rwlock_unlock(&fl.fs->change_lock);
 	if (rc && fl.used == 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -2326,9 +2488,9 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	rc = in->type == INODE_ROOT ? -EPERM : fs_writable(fs, in->ns);
 	if (rc == 0) {
-		pthread_mutex_lock(&fs->change_lock);
+		pthread_rwlock_wrlock(&fs->change_lock);
 		rc = fs_setxattr_in(fs, in, name, value, size, flags);
-		pthread_mutex_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(&fs->change_lock);
 	}
 	fuse_reply_err(req, rc == -ENOENT ? ESTALE : -rc);
 }
@@ -2357,7 +2519,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	pthread_mutex_lock(&fs->change_lock);
+	pthread_rwlock_wrlock(&fs->change_lock);
 	if (xa == FS_XA_OTHER) {
 		rc = fs->st->ops->xattr_remove(fs->st, ns, key, klen, kind,
 					       name);
@@ -2370,7 +2532,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		else if (rc == 0)
 			rc = fs->st->ops->expire(fs->st, ns, key, klen, 0);
 	}
-	pthread_mutex_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(&fs->change_lock);
 	fuse_reply_err(req, rc == -ENOENT ? ENODATA : -rc);
 }
 
@@ -2551,11 +2713,17 @@ int fs_main(const struct fs_mount *m)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop;
 	struct fs fs = {.cfg = m->cfg};
+	pthread_rwlockattr_t lock_attr;
 	struct fs_sweeper sweeper;
 	int rc, status = 1;
 
 	fs.start_ns = fs_now_ns();
-	pthread_mutex_init(&fs.change_lock, NULL);
+	pthread_rwlockattr_init(&lock_attr);
+	/* Writers first: a stream of lookups must not starve a put. */
+	pthread_rwlockattr_setkind_np(
+	    &lock_attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs.change_lock, &lock_attr);
+	pthread_rwlockattr_destroy(&lock_attr);
 	if (inode_table_init() || !inode_get(INODE_ROOT, 0, false, "", 0)) {
 		log_error("out of memory");
 		return 1;
