@@ -662,6 +662,12 @@ static int cli_import_entry(struct cli *c, struct cli_import *im, size_t i,
 	it->expiration = ttl   ? now + json_integer_value(ttl)
 			 : exp ? json_integer_value(exp)
 			       : 0;
+	/*
+	 * FIXME: jansson re-prints numbers (0.1 becomes 0.10000000000000001,
+	 * 1e2 becomes 100.0) and refuses integers beyond 64 bits, so an
+	 * import may store metadata spelled otherwise than in the file; put
+	 * --metadata keeps the text through the store's json_compact.
+	 */
 	if (meta && !json_is_null(meta)) {
 		buf = cli_own(im,
 			      json_dumps(meta, JSON_COMPACT | JSON_ENCODE_ANY));

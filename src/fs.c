@@ -41,8 +41,14 @@
 #define FS_KEY_BUF	(STORE_KEY_MAX + 8)
 #define FS_BLKSIZE	131072 /* st_blksize: cp's buffer size hint */
 #define FS_READ_AT_OPEN 65536  /* values up to this are read at open */
-#define FS_DIR_BATCH	64
-#define FS_DIR_COOKIES	4096 /* seekdir positions kept per open dir */
+/*
+ * TODO: a reader of a larger value takes its copy at the first read, not
+ * at open; if another mount or the CLI replaces the key in between, the
+ * reader gets the new value (whole).  Copying at open would cost a full
+ * copy for every `head -c 10` of a 25 MiB value.
+ */
+#define FS_DIR_BATCH   64
+#define FS_DIR_COOKIES 4096 /* seekdir positions kept per open dir */
 
 struct fs {
 	const struct config *cfg;
@@ -1454,6 +1460,11 @@ static int fs_create_key(struct fs *fs, fuse_req_t req, struct fs_name *n,
 		if (rc <= 0)
 			return rc < 0 ? rc : -EINVAL;
 	}
+	/*
+	 * TODO: the key exists as an empty value from create on (so O_EXCL
+	 * is atomic across mounts); a kvfs stopped before the file is
+	 * closed leaves that empty key behind.
+	 */
 	put.flags = STORE_PUT_EXCL;
 	put.attr.mode = mode;
 	put.attr.uid = ctx->uid;
