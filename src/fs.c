@@ -58,6 +58,9 @@ struct fs {
 	int64_t start_ns;	      /* times of implied directories */
 	pthread_rwlock_t change_lock; /* see the head of the file */
 	int64_t *ro_ns;		      /* ids of read_only namespaces */
+	const char *mountpoint;
+	uint64_t puts;	/* values stored since mount (atomic) */
+	int open_files; /* files open now (atomic) */
 	int ro_count;
 };
 
@@ -407,6 +410,11 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 	case INODE_ROOT:
 		fs_fill_stat(fs, ino, type, NULL, st);
 		return 0;
+	case INODE_STATUS:
+		fs_fill_stat(fs, ino, INODE_KEY, NULL, st);
+		st->st_mode = S_IFREG | 0444;
+		*timeout = 0;
+		return 0;
 	case INODE_NS:
 		rc = fs_dir_attr(fs, ns, "", 0, &a, &has_row);
 		if (rc == 0)
@@ -678,6 +686,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 		return rc;
 	}
 	f->is_dirty = false;
+	__atomic_add_fetch(&fs->puts, 1, __ATOMIC_RELAXED);
 	fs_writer_changed(f, true);
 	fs_refresh_readers(f);
 	if (f->is_append_only) {
@@ -769,6 +778,7 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	in->files = f;
 	inode_open(in);
 	inode_unlock();
+	__atomic_add_fetch(&fs->open_files, 1, __ATOMIC_RELAXED);
 	if (fi->flags & O_TRUNC)
 		fs_writer_changed(f, false);
 	if (!fi->keep_cache)
@@ -1170,6 +1180,71 @@ static void fs_op_destroy(void *userdata)
 	inode_unlock();
 }
 
+static int fs_lookup_status(struct fs *fs, struct fuse_entry_param *e)
+{
+	struct inode *in = inode_get(INODE_STATUS, 0, false, FS_STATUS_NAME,
+				     strlen(FS_STATUS_NAME));
+
+	if (!in)
+		return -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	e->ino = in->ino;
+	fs_fill_stat(fs, in->ino, INODE_KEY, NULL, &e->attr);
+	e->attr.st_mode = S_IFREG | 0444;
+	return 0;
+}
+
+struct fs_status {
+	struct fs *fs;
+	struct file *f;
+	int rc;
+};
+
+static int fs_status_ns(void *ctx, int64_t ns, const char *name)
+{
+	struct fs_status *s = ctx;
+	struct store_usage u = {0};
+	char line[512];
+	int n;
+
+	s->rc = s->fs->st->ops->ns_usage(s->fs->st, ns, &u);
+	if (s->rc)
+		return 1;
+	n = snprintf(line, sizeof(line),
+		     "namespace %s: %llu keys, %llu bytes%s\n", name,
+		     (unsigned long long)u.keys, (unsigned long long)u.bytes,
+		     fs_writable(s->fs, ns) ? " (read-only)" : "");
+	s->rc = file_sink(s->f, line, (size_t)n);
+	return s->rc ? 1 : 0;
+}
+
+/* Write the status text into f. */
+static int fs_status_text(struct fs *fs, struct file *f)
+{
+	struct fs_status s = {.fs = fs, .f = f};
+	struct store_usage u = {0};
+	char head[4096];
+	int n, rc;
+
+	rc = fs->st->ops->usage(fs->st, &u);
+	if (rc)
+		return rc;
+	n = snprintf(
+	    head, sizeof(head),
+	    "mountpoint: %s\nstore: %s\nconfig: %s\n"
+	    "keys: %llu\nbytes: %llu\nopen files: %d\n"
+	    "puts since mount: %llu\n",
+	    fs->mountpoint, fs->cfg->store_path,
+	    fs->cfg->file ? fs->cfg->file : "(the default)",
+	    (unsigned long long)u.keys, (unsigned long long)u.bytes,
+	    __atomic_load_n(&fs->open_files, __ATOMIC_RELAXED),
+	    (unsigned long long)__atomic_load_n(&fs->puts, __ATOMIC_RELAXED));
+	rc = file_sink(f, head, (size_t)n);
+	if (rc == 0)
+		rc = fs->st->ops->ns_list(fs->st, fs_status_ns, &s);
+	return rc ? rc : s.rc;
+}
+
 static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
@@ -1183,7 +1258,9 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_rwlock_rdlock(&fs->change_lock);
-	if (pin->type == INODE_ROOT) {
+	if (pin->type == INODE_ROOT && !strcmp(name, FS_STATUS_NAME)) {
+		rc = fs_lookup_status(fs, &e);
+	} else if (pin->type == INODE_ROOT) {
 		rc = fs_lookup_ns(fs, name, &e);
 	} else {
 		rc = fs_resolve(pin, name, &n);
@@ -1260,7 +1337,7 @@ static int fs_key_of(struct inode *in, int64_t *ns, char *key, size_t *len,
 	*kind = in->type == INODE_KEY ? STORE_KEY : STORE_DIR;
 	inode_unlock();
 	/* A namespace keeps its own attributes in a directory row "". */
-	return in->type == INODE_ROOT ? -EPERM : 0;
+	return in->type == INODE_ROOT || in->type == INODE_STATUS ? -EPERM : 0;
 }
 
 /* Truncate a key's value to size, outside any open file. */
@@ -1405,6 +1482,40 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_attr(req, &st, timeout);
 }
 
+/* The status file: made at open, read with direct I/O (its size is 0). */
+static void fs_open_status(struct fs *fs, struct inode *in, fuse_req_t req,
+			   struct fuse_file_info *fi)
+{
+	struct file *f;
+	int rc;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	f = file_new(in, false, false);
+	if (!f) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = fs_status_text(fs, f);
+	if (rc) {
+		file_free(f);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	f->is_loaded = true;
+	inode_lock();
+	f->next = in->files;
+	in->files = f;
+	inode_open(in);
+	inode_unlock();
+	__atomic_add_fetch(&fs->open_files, 1, __ATOMIC_RELAXED);
+	fi->direct_io = 1;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fuse_reply_open(req, fi);
+}
+
 static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -1412,6 +1523,10 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	struct inode *in = fs_inode(ino);
 	int rc;
 
+	if (in && in->type == INODE_STATUS) {
+		fs_open_status(fs, in, req, fi);
+		return;
+	}
 	if (!in || in->type != INODE_KEY) {
 		fuse_reply_err(req, in ? EISDIR : ESTALE);
 		return;
@@ -1771,6 +1886,7 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	is_last = --f->refs == 0;
 	inode_close(in);
 	inode_unlock();
+	__atomic_sub_fetch(&fs->open_files, 1, __ATOMIC_RELAXED);
 	if (is_last)
 		file_free(f);
 	fuse_reply_err(req, 0);
@@ -1809,6 +1925,8 @@ static int fs_ns_name_check(const char *name)
 {
 	size_t i, len = strlen(name);
 
+	if (!strcmp(name, FS_STATUS_NAME))
+		return -EEXIST;
 	if (len > 255)
 		return -ENAMETOOLONG;
 	if (!name_utf8_valid(name, len))
@@ -2723,7 +2841,7 @@ int fs_main(const struct fs_mount *m)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop;
-	struct fs fs = {.cfg = m->cfg};
+	struct fs fs = {.cfg = m->cfg, .mountpoint = m->mountpoint};
 	pthread_rwlockattr_t lock_attr;
 	struct fs_sweeper sweeper;
 	int rc, status = 1;

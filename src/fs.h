@@ -9,6 +9,12 @@
 
 #include "config.h"
 
+/*
+ * The status file at the mount root: read-only, never listed, a name no
+ * namespace may take.  `kvfs status MOUNTPOINT` prints it.
+ */
+#define FS_STATUS_NAME "^status"
+
 struct fs_mount {
 	const struct config *cfg;
 	const char *mountpoint;

@@ -24,7 +24,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum inode_type { INODE_ROOT, INODE_NS, INODE_DIR, INODE_KEY };
+enum inode_type {
+	INODE_ROOT,
+	INODE_NS,
+	INODE_DIR,
+	INODE_KEY,
+	INODE_STATUS /* the mount's read-only status file */
+};
 
 struct file;
 

@@ -31,6 +31,7 @@ struct args {
 	int command;	      /* argv index of a subcommand, 0 if mounting */
 	long uid, gid, umask; /* -o uid=, gid=, umask=; -1 if not given */
 	bool is_allow_other;  /* -o allow_other */
+	int log_level;	      /* -o log_level=, a syslog level; -1 if not */
 };
 
 static void usage(FILE *out)
@@ -46,6 +47,7 @@ static void usage(FILE *out)
 		"              in $XDG_DATA_HOME/kvfs/kvfs.db)\n"
 		"       kvfs [-c CONFIG] get|put|delete|namespaces|list|import|"
 		"export ...\n"
+		"       kvfs status MOUNTPOINT\n"
 		"              the store without mounting (kvfs -c CONFIG get "
 		"for details)\n");
 }
@@ -71,6 +73,61 @@ static bool is_foreign_opt(const char *o, size_t len)
 	return false;
 }
 
+/* -o log_level=error|warning|info|debug.  Returns 1, or -1 if bad. */
+static int take_log_level(struct args *a, const char *v, size_t len)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} levels[] = {{"error", LOG_ERR},
+		      {"warning", LOG_WARNING},
+		      {"info", LOG_INFO},
+		      {"debug", LOG_DEBUG}};
+	size_t i;
+
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strlen(levels[i].name) == len &&
+		    !strncmp(v, levels[i].name, len)) {
+			a->log_level = levels[i].level;
+			return 1;
+		}
+	}
+	fprintf(stderr,
+		"kvfs: bad log_level '%.*s': expected error, warning, info "
+		"or debug\n",
+		(int)len, v);
+	return -1;
+}
+
+/*
+ * kvfs status MOUNTPOINT: print the mount's status file.  Exit 1 if it
+ * is not a kvfs mount.
+ */
+static int show_status(int argc, char **argv)
+{
+	char *path, buf[4096];
+	size_t n;
+	FILE *f;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: kvfs status MOUNTPOINT\n");
+		return 2;
+	}
+	if (asprintf(&path, "%s/%s", argv[1], FS_STATUS_NAME) < 0)
+		return 1;
+	f = fopen(path, "r");
+	free(path);
+	if (!f) {
+		fprintf(stderr, "kvfs: %s: not a kvfs mount (%s)\n", argv[1],
+			strerror(errno));
+		return 1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stdout);
+	fclose(f);
+	return 0;
+}
+
 /*
  * Take out the options kvfs applies itself (libfuse's low-level API has
  * no uid=, gid= or umask=).  Returns 1 if o was one, 0 if not, -1 if its
@@ -85,6 +142,8 @@ static int take_own_opt(struct args *a, const char *o, size_t len)
 
 	if (len == 11 && !strncmp(o, "allow_other", 11))
 		a->is_allow_other = true;
+	if (len > 10 && !strncmp(o, "log_level=", 10))
+		return take_log_level(a, o + 10, len - 10);
 	for (i = 0; i < 3; i++) {
 		n = strlen(names[i]);
 		if (len <= n || strncmp(o, names[i], n))
@@ -167,7 +226,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 				return 2;
 			}
 			a->config = argv[i];
-		} else if (npos == 0 && cli_is_command(s)) {
+		} else if (npos == 0 &&
+			   (cli_is_command(s) || !strcmp(s, "status"))) {
 			a->command = i;
 			return 0;
 		} else if (s[0] == '-' && s[1]) {
@@ -316,7 +376,7 @@ static int check_store(const struct config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct args a = {.uid = -1, .gid = -1, .umask = -1};
+	struct args a = {.uid = -1, .gid = -1, .umask = -1, .log_level = -1};
 	struct config cfg;
 	struct fs_mount m;
 	char err[1024], *mountpoint;
@@ -328,8 +388,12 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (a.command && !strcmp(argv[a.command], "status"))
+		return show_status(argc - a.command, argv + a.command);
 	if (a.command)
 		return cli_main(a.config, argc - a.command, argv + a.command);
+	if (a.log_level >= 0)
+		log_max_level = a.log_level;
 	if (a.is_debug)
 		log_max_level = LOG_DEBUG;
 	log_capture_fuse();

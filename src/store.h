@@ -181,6 +181,9 @@ struct store_ops {
 		      size_t from_len, int64_t to_ns, const char *to,
 		      size_t to_len, enum store_kind kind, bool noreplace);
 	int (*usage)(struct store *st, struct store_usage *usage);
+	/* The same for one namespace. */
+	int (*ns_usage)(struct store *st, int64_t ns,
+			struct store_usage *usage);
 
 	/*
 	 * A key's metadata, copied into buf as getxattr(2) does: *len

@@ -94,6 +94,7 @@ enum sq_stmt_id {
 	SQ_RANGE_DELETE,
 	SQ_REMOVE_KEY_ANY,
 	SQ_USAGE,
+	SQ_NS_USAGE,
 	SQ_ROW_ID,
 	SQ_META_GET,
 	SQ_JSON,
@@ -189,6 +190,7 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
     [SQ_REMOVE_KEY_ANY] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
 			  " AND kind = ?3",
     [SQ_USAGE] = "SELECT total(bytes), total(keys) FROM ns",
+    [SQ_NS_USAGE] = "SELECT total(bytes), total(keys) FROM ns WHERE id = ?1",
     [SQ_ROW_ID] = "SELECT id FROM kv"
 		  " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
     [SQ_META_GET] = "SELECT metadata FROM kv"
@@ -1206,7 +1208,8 @@ release:
 	return rc;
 }
 
-static int sq_usage(struct store *base, struct store_usage *u)
+/* Usage of namespace ns, or of all of them when ns is 0. */
+static int sq_usage_of(struct store *base, int64_t ns, struct store_usage *u)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	struct sq_conn *c;
@@ -1216,11 +1219,13 @@ static int sq_usage(struct store *base, struct store_usage *u)
 	rc = sq_acquire(s, &c);
 	if (rc)
 		return rc;
-	st = sq_stmt(c, SQ_USAGE);
+	st = sq_stmt(c, ns ? SQ_NS_USAGE : SQ_USAGE);
 	if (!st) {
 		rc = -EIO;
 		goto release;
 	}
+	if (ns)
+		sqlite3_bind_int64(st, 1, ns);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		u->bytes = (uint64_t)sqlite3_column_double(st, 0);
@@ -1233,6 +1238,16 @@ static int sq_usage(struct store *base, struct store_usage *u)
 release:
 	sq_release(s, c);
 	return rc;
+}
+
+static int sq_usage(struct store *base, struct store_usage *u)
+{
+	return sq_usage_of(base, 0, u);
+}
+
+static int sq_ns_usage(struct store *base, int64_t ns, struct store_usage *u)
+{
+	return sq_usage_of(base, ns, u);
 }
 
 /* The id of a live row, or -ENOENT. */
@@ -1635,6 +1650,7 @@ static const struct store_ops sq_ops = {
     .any = sq_any,
     .rename = sq_rename,
     .usage = sq_usage,
+    .ns_usage = sq_ns_usage,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .expire = sq_expire,

@@ -273,4 +273,39 @@ fails_with "Permission denied" \
 	sh -c "cd '$O/ns' && setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo x >> cli'"
 kv_stop o
 
+# ---- status and logs ------------------------------------------------------
+kv_mount s "[namespace ns]
+[namespace other]"
+echo hello >"$KV_MNT/ns/a"
+echo world >"$KV_MNT/ns/b"
+exec 7<"$KV_MNT/ns/a"
+run "$KVFS_BIN" status "$KV_MNT"
+exec 7<&-
+like "$KV_LAST_OUT" "*store: ${KV_DBS[s]}*" "kvfs status: the store path"
+like "$KV_LAST_OUT" "*namespace ns: 2 keys, 12 bytes*" \
+	"kvfs status: keys and bytes per namespace"
+like "$KV_LAST_OUT" "*namespace other: 0 keys, 0 bytes*" \
+	"kvfs status: every namespace"
+like "$KV_LAST_OUT" "*open files: 1*" "kvfs status: the open files"
+like "$KV_LAST_OUT" "*puts since mount: 2*" "kvfs status: puts since mount"
+is "$(ls -A "$KV_MNT" | tr '\n' ' ')" "ns other " \
+	"the status file is not listed"
+fails_with "File exists" "no namespace can take the status file's name" \
+	mkdir "$KV_MNT/^status"
+fails_with "not a kvfs mount (No such file or directory)" \
+	"kvfs status of a folder that is no kvfs mount: a clear error" \
+	"$KVFS_BIN" status "${KV_DIRS[s]}"
+kv_stop s
+log=${KV_LOGS[s]}
+like "$(cat "$log")" "*kvfs info: mounted *" "the log has a line for the mount"
+like "$(cat "$log")" "*kvfs info: unmounting *" "and one for the unmount"
+: >"$log"
+kv_start s -f -o log_level=warning -c "${KV_CONFS[s]}" "${KV_MNTS[s]}" ||
+	bail "mount with log_level=warning"
+kv_stop s
+is "$(grep -c 'kvfs info' "$log")" 0 "-o log_level=warning: no info lines"
+fails_with "expected error, warning, info or debug" \
+	"-o log_level=loud: a clear error" \
+	"$KVFS_BIN" -f -o log_level=loud -c "${KV_CONFS[s]}" "${KV_MNTS[s]}"
+
 done_testing
