@@ -6,6 +6,7 @@
  * name the key and the limit; values never reach stderr.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,7 +351,8 @@ struct cli_page {
 	json_t *keys;
 	char last[STORE_KEY_MAX + 1];
 	size_t last_len;
-	int rows;
+	int rows;   /* rows the last store call gave, keys or not */
+	int keys_n; /* keys on the page so far */
 	bool is_jsonl;
 };
 
@@ -381,6 +383,7 @@ static int cli_page_row(void *ctx, const struct store_row *r)
 	p->last_len = r->key_len;
 	if (r->kind != STORE_KEY)
 		return 0;
+	p->keys_n++;
 	o = cli_key_json(r);
 	if (!p->is_jsonl) {
 		json_array_append_new(p->keys, o);
@@ -395,7 +398,7 @@ static int cli_page_row(void *ctx, const struct store_row *r)
 	return 0;
 }
 
-static char *cli_cursor_encode(const char *key, size_t len)
+static char *cli_base64url(const char *key, size_t len)
 {
 	static const char b64[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
@@ -422,6 +425,32 @@ static char *cli_cursor_encode(const char *key, size_t len)
 		}
 	}
 	*o = '\0';
+	return out;
+}
+
+/* FNV-1a of a key: the check part of a cursor. */
+static uint32_t cli_cursor_check(const char *key, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return h;
+}
+
+/*
+ * A cursor: the last key of a page in base64url, a dot and a check of 8
+ * hex digits, so that a string that is no cursor of ours is refused
+ * rather than read as a position.
+ */
+static char *cli_cursor_encode(const char *key, size_t len)
+{
+	char *b = cli_base64url(key, len), *out;
+
+	if (!b || asprintf(&out, "%s.%08x", b, cli_cursor_check(key, len)) < 0)
+		out = NULL;
+	free(b);
 	return out;
 }
 
@@ -465,16 +494,24 @@ static int cli_base64_decode(const char *in, size_t in_len, char *out,
 static int cli_cursor_start(struct cli *c, const char *cursor, char *pos,
 			    size_t *pos_len)
 {
+	const char *dot = strrchr(cursor, '.');
+	unsigned long check;
+	char *end;
 	size_t n;
 
-	if (strlen(cursor) > (STORE_KEY_MAX + 2) / 3 * 4 ||
-	    cli_base64_decode(cursor, strlen(cursor), pos, &n) || n == 0) {
-		cli_fail(c, NULL, 0, "invalid cursor '%s'", cursor);
-		return -1;
-	}
+	if (!dot || (size_t)(dot - cursor) > (STORE_KEY_MAX + 2) / 3 * 4 ||
+	    cli_base64_decode(cursor, (size_t)(dot - cursor), pos, &n) ||
+	    n == 0 || strlen(dot + 1) != 8)
+		goto bad;
+	check = strtoul(dot + 1, &end, 16);
+	if (*end || check != cli_cursor_check(pos, n))
+		goto bad;
 	pos[n] = '\0';
 	*pos_len = n + 1;
 	return 0;
+bad:
+	cli_fail(c, NULL, 0, "invalid cursor '%s'", cursor);
+	return -1;
 }
 
 /* One page of at most limit rows from pos; fills p. */
@@ -497,7 +534,8 @@ static int cli_list(struct cli *c, int argc, char **argv)
 	const char *prefix = "", *cursor = NULL;
 	struct cli_page p = {0};
 	char pos[STORE_KEY_MAX + 2], *next;
-	bool is_all = false;
+	bool is_all = false, is_complete = false;
+	int want;
 	size_t pos_len, prefix_len;
 	int64_t limit = CLI_LIST_MAX, ns;
 	json_t *out;
@@ -521,7 +559,7 @@ static int cli_list(struct cli *c, int argc, char **argv)
 			return cli_usage();
 	}
 	if (limit < 0)
-		return 1;
+		return 2; /* a bad --limit is bad usage */
 	if (is_all != p.is_jsonl || (is_all && cursor))
 		return cli_usage();
 	prefix_len = strlen(prefix);
@@ -552,13 +590,22 @@ static int cli_list(struct cli *c, int argc, char **argv)
 		} while (rc == 0 && p.rows == CLI_LIST_MAX);
 	} else {
 		p.keys = json_array();
-		rc = cli_list_page(c, ns, pos, pos_len, prefix, prefix_len,
-				   (int)limit, &p);
+		/* Directory rows are not keys: read on until the page
+		   holds limit keys or the rows run out. */
+		do {
+			want = (int)limit - p.keys_n;
+			rc = cli_list_page(c, ns, pos, pos_len, prefix,
+					   prefix_len, want, &p);
+			is_complete = p.rows < want;
+			memcpy(pos, p.last, p.last_len);
+			pos[p.last_len] = '\0';
+			pos_len = p.last_len + 1;
+		} while (rc == 0 && !is_complete && p.keys_n < limit);
 		out = json_object();
 		json_object_set_new(out, "keys", p.keys);
 		json_object_set_new(out, "list_complete",
-				    json_boolean(p.rows < limit));
-		if (p.rows == limit) {
+				    json_boolean(is_complete));
+		if (!is_complete) {
 			next = cli_cursor_encode(p.last, p.last_len);
 			json_object_set_new(out, "cursor",
 					    json_string(next ? next : ""));
@@ -761,7 +808,7 @@ struct cli_export {
 /* Standard base64 with padding, as wrangler writes it. */
 static char *cli_base64_encode(const char *in, size_t len)
 {
-	char *s = cli_cursor_encode(in, len), *p;
+	char *s = cli_base64url(in, len), *p;
 	size_t n;
 
 	if (!s)

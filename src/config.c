@@ -300,6 +300,11 @@ static const char *name_problem(const char *name)
 		return "'.' and '..' are not allowed";
 	if (strchr(name, '/'))
 		return "contains '/'";
+	if (!strcmp(name, "^status"))
+		return "the mount's status file has that name";
+	for (i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return "contains a control character";
 	for (i = 0; i < len; i += n) {
 		n = utf8_len(u + i, len - i);
 		if (!n)

@@ -632,6 +632,18 @@ static void fs_refresh_readers(struct file *f)
 }
 
 /*
+ * The kernel's page cache for in holds bytes that were never stored (a
+ * write spoiled by the value limit, a put that failed): the next open
+ * must not keep it.
+ */
+static void fs_forget_cache(struct inode *in)
+{
+	inode_lock();
+	in->kernel_version = 0;
+	inode_unlock();
+}
+
+/*
  * Store f's content under its inode's current key.  Caller holds
  * change_lock and f->lock.  Nothing is stored for a file whose key was
  * deleted, or which a write over the limit spoiled.
@@ -646,8 +658,10 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	int64_t ns;
 	int rc;
 
-	if (f->is_too_big)
+	if (f->is_too_big) {
+		fs_forget_cache(f->in);
 		return -EFBIG;
+	}
 	if (!f->is_dirty)
 		return 0;
 	inode_lock();
@@ -680,6 +694,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 		/* close() reports the failure; release must not retry it. */
 		f->is_too_big = rc == -EFBIG;
 		f->is_dirty = false;
+		fs_forget_cache(f->in);
 		fs_writer_changed(f, true);
 		if (f->is_append_only)
 			file_clear(f);
@@ -687,6 +702,14 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	}
 	f->is_dirty = false;
 	__atomic_add_fetch(&fs->puts, 1, __ATOMIC_RELAXED);
+	if (log_max_level >= LOG_DEBUG) {
+		char shown[LOG_KEY_BUF];
+
+		log_debug("put %s: %llu bytes%s",
+			  log_key(shown, sizeof(shown), key, len),
+			  (unsigned long long)put.size,
+			  f->is_append_only ? " appended" : "");
+	}
 	fs_writer_changed(f, true);
 	fs_refresh_readers(f);
 	if (f->is_append_only) {
@@ -1909,6 +1932,12 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		pthread_rwlock_wrlock(&fs->change_lock);
 		fs_preserve_readers(fs, n.ns, n.key, n.len);
 		rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len, STORE_KEY);
+		if (rc == 0 && log_max_level >= LOG_DEBUG) {
+			char shown[LOG_KEY_BUF];
+
+			log_debug("delete %s",
+				  log_key(shown, sizeof(shown), n.key, n.len));
+		}
 		inode_lock();
 		inode_unlink(INODE_KEY, n.ns, n.key, n.len);
 		inode_unlock();
@@ -1953,6 +1982,13 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = fs_ns_name_check(name);
 		if (rc == 0)
 			rc = fs->st->ops->ns_create(fs->st, name, &ns);
+		if (rc == 0) {
+			/* The namespace's own row keeps its creator. */
+			a.mode = S_IFDIR | (mode & 07777);
+			a.uid = ctx->uid;
+			a.gid = ctx->gid;
+			rc = fs->st->ops->mkdir(fs->st, ns, "", 0, &a);
+		}
 		if (rc == 0)
 			rc = fs_lookup_ns(fs, name, &e);
 		goto reply;
@@ -2860,8 +2896,10 @@ int fs_main(const struct fs_mount *m)
 	if (fs_session_args(m, &args))
 		goto free_args;
 	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
-	if (!fs.se)
+	if (!fs.se) {
+		status = 2; /* libfuse refused an option (and said which) */
 		goto free_args;
+	}
 	if (fuse_set_signal_handlers(fs.se))
 		goto destroy_session;
 	if (fuse_session_mount(fs.se, m->mountpoint)) {

@@ -482,7 +482,7 @@ is "$ST:$(py 'import json; print(len(json.load(open(a[0]))["keys"]))' "$W/out")"
 	"--limit 1000 is accepted"
 for n in 0 1001 -1; do
 	cli list shape --limit "$n"
-	status_is 1 "--limit $n is refused: exit status 1"
+	status_is 2 "--limit $n is refused as bad usage: exit status 2"
 	is "$OUT" "" "--limit $n: nothing on stdout"
 	like "$ERR" "*1000*" "--limit $n: the message names the limit 1000"
 done
