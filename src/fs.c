@@ -284,6 +284,24 @@ static int fs_dir_attr(struct fs *fs, int64_t ns, const char *prefix,
 }
 
 /*
+ * Make sure the directory with prefix key has a row of its own: an
+ * implied directory gets one when it is given attributes to keep.
+ */
+static int fs_dir_row(struct fs *fs, int64_t ns, const char *key, size_t len)
+{
+	struct store_attr a;
+	bool has_row;
+	int rc = fs_dir_attr(fs, ns, key, len, &a, &has_row);
+
+	if (rc == 0 && !has_row) {
+		a = (struct store_attr){.uid = -1, .gid = -1};
+		a.mode = S_IFDIR | fs->cfg->dir_mode;
+		rc = fs->st->ops->mkdir(fs->st, ns, key, len, &a);
+	}
+	return rc;
+}
+
+/*
  * Look up a resolved name: fill *e for the kernel (with nlookup taken)
  * or return -ENOENT.
  */
@@ -1401,7 +1419,6 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 	struct store_attr a = {.uid = -1, .gid = -1};
 	char key[FS_KEY_BUF];
 	enum store_kind kind;
-	bool has_row = true;
 	int mask = 0, rc;
 	size_t len;
 	int64_t ns;
@@ -1453,15 +1470,7 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 	if (!mask)
 		return 0;
 	if (kind == STORE_DIR) {
-		struct store_attr cur;
-
-		/* An implied directory gets a row to hold its attributes. */
-		rc = fs_dir_attr(fs, ns, key, len, &cur, &has_row);
-		if (rc == 0 && !has_row) {
-			cur = (struct store_attr){.uid = -1, .gid = -1};
-			cur.mode = S_IFDIR | fs->cfg->dir_mode;
-			rc = fs->st->ops->mkdir(fs->st, ns, key, len, &cur);
-		}
+		rc = fs_dir_row(fs, ns, key, len);
 		if (rc)
 			return rc;
 	}
@@ -2595,7 +2604,6 @@ static int fs_setxattr_in(struct fs *fs, struct inode *in, const char *name,
 	int xa = fs_xa_kind(name), rc, has;
 	char key[FS_KEY_BUF];
 	enum store_kind kind;
-	bool has_row;
 	size_t klen;
 	int64_t ns;
 
@@ -2622,15 +2630,7 @@ static int fs_setxattr_in(struct fs *fs, struct inode *in, const char *name,
 		return fs_set_expiration(fs, ns, key, klen, xa, value, size);
 	}
 	if (kind == STORE_DIR) {
-		/* An implied directory gets a row to hold its attributes. */
-		struct store_attr a;
-
-		rc = fs_dir_attr(fs, ns, key, klen, &a, &has_row);
-		if (rc == 0 && !has_row) {
-			a = (struct store_attr){.uid = -1, .gid = -1};
-			a.mode = S_IFDIR | fs->cfg->dir_mode;
-			rc = fs->st->ops->mkdir(fs->st, ns, key, klen, &a);
-		}
+		rc = fs_dir_row(fs, ns, key, klen);
 		if (rc)
 			return rc;
 	}

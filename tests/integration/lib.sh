@@ -254,6 +254,18 @@ py_bg() {
 	kv_bg python3 -c "$_kv_py_prelude" "$code" "$@"
 }
 
+# xget FILE NAME: an extended attribute's value (of a link itself, not
+# its target), or the name of the errno getxattr gave, e.g. ENODATA.
+xget() {
+	python3 -c '
+import errno, os, sys
+try:
+    sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2],
+                                 follow_symlinks=False).decode())
+except OSError as e:
+    sys.stdout.write(errno.errorcode[e.errno])' "$1" "$2"
+}
+
 # ---- mounts ------------------------------------------------------------
 
 # kv_tmpdir: a new temporary directory (removed at exit) on stdout.

@@ -17,16 +17,6 @@ L=$(kv_tmpdir)
 kv_track_dir "$L"
 exp=$(($(date +%s) + 7200))
 
-# xget FILE NAME: an extended attribute's value, or its errno's name.
-xget() {
-	python3 -c '
-import errno, os, sys
-try:
-    sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2],
-                                 follow_symlinks=False).decode())
-except OSError as e:
-    sys.stdout.write(errno.errorcode[e.errno])' "$1" "$2"
-}
 # meta FILE: its metadata and expiration.
 meta() {
 	printf '%s %s' "$(xget "$1" user.kv.metadata)" \

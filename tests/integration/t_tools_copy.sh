@@ -71,17 +71,6 @@ same_tree() {
 				head -n 20)"
 	fi
 }
-# xget FILE NAME: an extended attribute's value, or its errno's name.
-xget() {
-	python3 -c '
-import errno, os, sys
-try:
-    sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2],
-                                 follow_symlinks=False).decode())
-except OSError as e:
-    sys.stdout.write(errno.errorcode[e.errno])' "$1" "$2"
-}
-
 # ---- the source tree, on the local file system -------------------------------
 S=$L/src
 mkdir -p "$S/d1/d2" "$S/empty"

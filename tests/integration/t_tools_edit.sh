@@ -22,16 +22,6 @@ mkdir "$L/home"
 export HOME=$L/home # vim's viminfo goes there, not to the real home
 exp=$(($(date +%s) + 7200))
 
-# xget FILE NAME: an extended attribute's value, or its errno's name.
-xget() {
-	python3 -c '
-import errno, os, sys
-try:
-    sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2],
-                                 follow_symlinks=False).decode())
-except OSError as e:
-    sys.stdout.write(errno.errorcode[e.errno])' "$1" "$2"
-}
 # attrs FILE: value, mode, owner, metadata, expiration, user.x.
 attrs() {
 	printf '%s|%s|%s|%s|%s' "$(tr '\n' ' ' <"$1" 2>&1)" \

@@ -19,16 +19,6 @@ kv_track_dir "$L"
 noent="No such file or directory"
 exp=$(($(date +%s) + 7200))
 
-# xget FILE NAME: an extended attribute's value, or its errno's name.
-xget() {
-	python3 -c '
-import errno, os, sys
-try:
-    sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2],
-                                 follow_symlinks=False).decode())
-except OSError as e:
-    sys.stdout.write(errno.errorcode[e.errno])' "$1" "$2"
-}
 # tag FILE META: give a key metadata and the expiration $exp.
 tag() {
 	setfattr -n user.kv.metadata -v "$2" "$1" &&
