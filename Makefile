@@ -73,6 +73,31 @@ check:
 	$(Q)$(MAKE) --no-print-directory kvfs unit
 	$(Q)tests/run.sh
 
+# libFuzzer harnesses (clang): `make fuzz` runs each for FUZZ_SECONDS over
+# the checked-in corpus; make check runs them briefly (t_fuzz.sh).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc
+
+build/fuzz/fuzz_name: tests/fuzz/fuzz_name.c src/name.c src/name.h
+	@mkdir -p build/fuzz
+	$(QLD)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_name.c src/name.c
+
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/log.c
+	@mkdir -p build/fuzz
+	$(QLD)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
+		tests/fuzz/fuzz_config.c src/config.c src/log.c $(PKG_LIBS)
+
+fuzzers: build/fuzz/fuzz_name build/fuzz/fuzz_config
+
+fuzz: fuzzers
+	$(Q)for f in name config; do \
+		mkdir -p build/fuzz/found-$$f; \
+		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=build/fuzz/crash-$$f- \
+			build/fuzz/found-$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
+
 lint:
 	$(Q)fail=0; for f in src/*.[ch] tests/unit/*.[ch]; do \
 		clang-format --dry-run --Werror $$f || fail=1; done; \
@@ -100,8 +125,15 @@ mount:
 umount:
 	$(Q)fusermount3 -u mnt
 
+# Issue 6's benchmark: kvfs against tmpfs, passthrough_ll and rclone;
+# prints one table.  Counts via BENCH_* (bench/run.sh); BENCH_QUICK=1
+# for a smoke run.  Never part of check: it asserts no time.
+.PHONY: bench
+bench: kvfs
+	$(Q)bench/run.sh
+
 clean:
 	rm -rf build kvfs tests/unit/*.bin
 
-.PHONY: all unit check lint install mount umount clean
+.PHONY: all unit check lint install mount umount clean fuzzers fuzz
 -include $(wildcard build/*.d)

@@ -20,7 +20,9 @@ run_packages="fuse3"
 # tool tests (t_tools_*) also run git, vim and perl.  tar, coreutils,
 # findutils, diffutils, grep, sed and util-linux (setpriv) are part of
 # every Debian system.
-test_packages="python3 rsync sqlite3 attr git vim perl"
+# The fuzz harnesses (t_fuzz) need clang and its libFuzzer runtime.
+test_packages="python3 rsync sqlite3 attr git vim perl clang
+libclang-rt-14-dev"
 
 with_tests=no
 print_only=no
