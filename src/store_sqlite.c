@@ -932,10 +932,14 @@ release:
 	return rc;
 }
 
-/* Run a statement keyed by (ns, key, kind) and report rows changed. */
+/*
+ * Run a statement that changes the row (ns, key, kind): ?4 gets arg
+ * (a mask, an expiration) when the statement has it, ?6 to ?10 attr's
+ * fields when attr is given.  -ENOENT if no live row changed.
+ */
 static int sq_change_row(struct sq_store *s, enum sq_stmt_id id, int64_t ns,
 			 const char *key, size_t key_len, enum store_kind kind,
-			 int mask, const struct store_attr *attr)
+			 int64_t arg, const struct store_attr *attr)
 {
 	struct sq_conn *c;
 	sqlite3_stmt *st;
@@ -951,8 +955,9 @@ static int sq_change_row(struct sq_store *s, enum sq_stmt_id id, int64_t ns,
 	}
 	sq_bind_key(st, ns, key, key_len);
 	sqlite3_bind_int(st, 3, kind);
+	if (sqlite3_bind_parameter_count(st) >= 4)
+		sqlite3_bind_int64(st, 4, arg);
 	if (attr) {
-		sqlite3_bind_int(st, 4, mask);
 		sqlite3_bind_int64(st, 6, attr->mode);
 		sqlite3_bind_int64(st, 7, attr->uid);
 		sqlite3_bind_int64(st, 8, attr->gid);
@@ -1411,28 +1416,8 @@ static int sq_json_compact_op(struct store *base, const char *json, size_t len,
 static int sq_expire(struct store *base, int64_t ns, const char *key,
 		     size_t key_len, int64_t expiration)
 {
-	struct sq_store *s = (struct sq_store *)base;
-	struct sq_conn *c;
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sq_acquire(s, &c);
-	if (rc)
-		return rc;
-	st = sq_stmt(c, SQ_EXPIRE);
-	if (!st) {
-		rc = -EIO;
-		goto release;
-	}
-	sq_bind_key(st, ns, key, key_len);
-	sqlite3_bind_int64(st, 4, expiration);
-	rc = sq_errno(c->db, sqlite3_step(st), "set expiration");
-	sqlite3_reset(st);
-	if (rc == 0 && sqlite3_changes(c->db) == 0)
-		rc = -ENOENT;
-release:
-	sq_release(s, c);
-	return rc;
+	return sq_change_row((struct sq_store *)base, SQ_EXPIRE, ns, key,
+			     key_len, STORE_KEY, expiration, NULL);
 }
 
 static int sq_xattr_get(struct store *base, int64_t ns, const char *key,

@@ -497,6 +497,23 @@ for k in "${p511}a" "${p511}b" "${p511:1}" "${p509}日"; do
 	"$KVFS_BIN" -c "$CF" put pfx "$k" /dev/null
 done
 # pfx_is PREFIX WANT...: list --prefix PREFIX shows exactly WANT, in order.
+# cursor_names NS PREFIX LIMIT: every key name that `list` gives, following
+# the cursors page after page (at most 100 pages), as a Python list.
+cursor_names() {
+	py '
+import json, subprocess
+got, cur = [], None
+for _ in range(100):
+    cmd = [a[0], "-c", a[1], "list", a[2], "--prefix", a[3], "--limit", a[4]]
+    cmd += ["--cursor", cur] if cur else []
+    j = json.loads(subprocess.run(cmd, capture_output=True).stdout)
+    got += [k["name"] for k in j["keys"]]
+    if j["list_complete"]:
+        break
+    cur = j["cursor"]
+print(got)' "$KVFS_BIN" "$CF" "$@"
+}
+
 pfx_is() {
 	local p=$1
 	shift
@@ -525,18 +542,7 @@ cli list pfx --all --jsonl --prefix a_
 is "$ST:$OUT" "0:$(printf '%s\n' '{"name":"a__"}' '{"name":"a_b"}')" \
 	"list --all --jsonl --prefix a_ streams exactly a__ and a_b"
 # Paging with a prefix: the cursor does not remember it, pass it again.
-run py '
-import json, subprocess
-got, cur = [], None
-for _ in range(50):
-    cmd = [a[0], "-c", a[1], "list", "pfx", "--prefix", "a", "--limit", "3"]
-    cmd += ["--cursor", cur] if cur else []
-    j = json.loads(subprocess.run(cmd, capture_output=True).stdout)
-    got += [k["name"] for k in j["keys"]]
-    if j["list_complete"]:
-        break
-    cur = j["cursor"]
-print(got)' "$KVFS_BIN" "$CF"
+run cursor_names pfx a 3
 is "$KV_LAST_OUT" "['a', 'a%', 'a%%', 'a%b', 'aXb', 'a\\\\b', 'a__', 'a_b', 'ab', 'axb']" \
 	"--prefix a --limit 3 with cursors: every match once, in byte order"
 
@@ -617,18 +623,7 @@ j = json.load(open(a[0]))
 print(len(j["keys"]), j["list_complete"], j["keys"][-1]["name"])' "$W/out"
 is "$KV_LAST_OUT" "1000 False t0999" \
 	"list without --limit on 1,001 keys: a page of 1,000 (the default limit), not complete"
-run py '
-import json, subprocess
-got, cur = [], None
-for _ in range(20):
-    cmd = [a[0], "-c", a[1], "list", "L", "--prefix", "n", "--limit", "1"]
-    cmd += ["--cursor", cur] if cur else []
-    j = json.loads(subprocess.run(cmd, capture_output=True).stdout)
-    got += [k["name"] for k in j["keys"]]
-    if j["list_complete"]:
-        break
-    cur = j["cursor"]
-print(got)' "$KVFS_BIN" "$CF"
+run cursor_names L n 1
 is "$KV_LAST_OUT" "['n', 'n\\x00', 'n\\x00\\x00', 'n\\x01']" \
 	"--limit 1 over keys with NUL bytes: n, n\\0, n\\0\\0, n\\1 each once"
 
