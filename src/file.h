@@ -36,19 +36,21 @@ struct file {
 	uint64_t version;  /* inode lock; store version of what a reader
 			      holds, 0: nothing yet */
 	pthread_mutex_t lock;
-	bool is_writable;     /* opened for writing */
-	bool is_loaded;	      /* content holds the whole value */
-	bool is_append_only;  /* O_APPEND, nothing but appends so far */
-	bool is_dirty;	      /* content differs from what was stored */
-	bool is_too_big;      /* a write crossed the value limit */
-	bool is_created;      /* this open created the key */
-	bool is_written;      /* written or truncated since open (an
-				 O_TRUNC alone waits for release) */
-	uint64_t size;	      /* bytes of content */
-	uint64_t append_base; /* value size at open, for append-only files */
-	char *mem;	      /* content while in memory */
-	size_t mem_cap;	      /* bytes allocated at mem */
-	int fd;		      /* content after spilling, else -1 */
+	bool is_writable;      /* opened for writing */
+	bool is_loaded;	       /* content holds the whole value */
+	bool is_append_only;   /* O_APPEND, nothing but appends so far */
+	bool is_dirty;	       /* content differs from what was stored */
+	bool is_too_big;       /* a write crossed the value limit */
+	bool is_created;       /* this open created the key */
+	bool is_written;       /* written or truncated since open (an
+				  O_TRUNC alone waits for release) */
+	uint64_t size;	       /* bytes of content */
+	uint64_t append_base;  /* value size at open, for append-only files */
+	uint64_t open_version; /* a reader not loaded at open: the version
+				  the kernel's size came from, 0: any */
+	char *mem;	       /* content while in memory */
+	size_t mem_cap;	       /* bytes allocated at mem */
+	int fd;		       /* content after spilling, else -1 */
 };
 
 /* A new, empty, unloaded file.  NULL on allocation failure. */

@@ -41,6 +41,7 @@
 #define FS_KEY_BUF	(STORE_KEY_MAX + 8)
 #define FS_BLKSIZE	131072 /* st_blksize: cp's buffer size hint */
 #define FS_READ_AT_OPEN 65536  /* values up to this are read at open */
+#define FS_CREATE_TRIES 8      /* a create racing other mounts' deletes */
 /*
  * TODO: a reader of a larger value takes its copy at the first read, not
  * at open; if another mount or the CLI replaces the key in between, the
@@ -549,7 +550,15 @@ static int fs_file_load(struct fs *fs, struct file *f)
 		rc = fs->st->ops->get(fs->st, ns, key, len, file_sink, f, &a);
 		if (rc == -ENOENT && f->is_writable)
 			rc = 0;
-		else if (rc == 0 && !f->is_writable) {
+		else if (rc == 0 && f->open_version &&
+			 a.version != f->open_version) {
+			/*
+			 * Another mount replaced the value since open: the
+			 * kernel would cut the new value at the old size.
+			 */
+			file_clear(f);
+			rc = -ESTALE;
+		} else if (rc == 0 && !f->is_writable) {
 			inode_lock();
 			f->version = a.version;
 			inode_unlock();
@@ -644,6 +653,7 @@ static void fs_refresh_readers(struct file *f)
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&readers[i]->lock);
 		file_clear(readers[i]);
+		readers[i]->open_version = 0; /* the kernel has the new size */
 		pthread_mutex_unlock(&readers[i]->lock);
 		fs_file_drop(readers[i]);
 	}
@@ -798,6 +808,7 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 		rc = fs->st->ops->peek(fs->st, ns, key, len, FS_READ_AT_OPEN,
 				       file_sink, f, &a);
 		f->is_loaded = rc == 0 && a.size <= FS_READ_AT_OPEN;
+		f->open_version = f->is_loaded ? 0 : a.version;
 	}
 	if (rc == -ENOENT)
 		rc = -ESTALE; /* the kernel looks the name up again */
@@ -1642,9 +1653,10 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs *fs = fs_of(req);
 	struct inode *pin = fs_inode(parent), *in;
 	struct fuse_entry_param e;
+	mode_t mode_reg = S_IFREG | (mode & 07777);
 	bool is_created = true;
 	struct fs_name n;
-	int rc;
+	int rc, tries;
 
 	if (!pin) {
 		fuse_reply_err(req, ESTALE);
@@ -1658,18 +1670,23 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	pthread_rwlock_wrlock(&fs->change_lock);
-	rc = fs_create_key(fs, req, &n, S_IFREG | (mode & 07777), NULL);
-	if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
-		is_created = false;
-		rc = 0;
-	}
-	if (rc == 0)
-		rc = fs_lookup_name(fs, &n, &e);
-	if (rc == 0) {
-		in = fs_inode(e.ino);
-		rc = fs_open_in(fs, in, fi, is_created);
-		if (rc)
-			inode_forget(e.ino, 1);
+	for (tries = 0;; tries++) {
+		rc = fs_create_key(fs, req, &n, mode_reg, NULL);
+		is_created = rc != -EEXIST;
+		if (rc == -EEXIST && !(fi->flags & O_EXCL))
+			rc = 0;
+		if (rc == 0)
+			rc = fs_lookup_name(fs, &n, &e);
+		if (rc == 0) {
+			in = fs_inode(e.ino);
+			rc = fs_open_in(fs, in, fi, is_created);
+			if (rc)
+				inode_forget(e.ino, 1);
+		}
+		/* Another mount deleted the key between two steps. */
+		if ((rc != -ENOENT && rc != -ESTALE) ||
+		    tries == FS_CREATE_TRIES)
+			break;
 	}
 	pthread_rwlock_unlock(&fs->change_lock);
 	if (rc)
