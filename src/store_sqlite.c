@@ -1741,6 +1741,15 @@ int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
 		return -EIO;
 	}
 	sqlite3_busy_timeout(db, busy_timeout_ms);
+	if (sqlite3_db_readonly(db, "main") == 1) {
+		/* SQLite fell back to reading only; kvfs must write. */
+		snprintf(err, err_size,
+			 "%s: cannot open database: no permission to write it "
+			 "(read-only file or file system)",
+			 path);
+		sqlite3_close_v2(db);
+		return -EROFS;
+	}
 	rc = sq_check_or_create(db, path, err, err_size);
 	if (rc == 0 &&
 	    sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) {
