@@ -153,6 +153,8 @@ int file_write(struct file *f, uint64_t off, const void *buf, size_t len)
 		rc = file_zero_fill(f, off);
 	if (rc == 0)
 		rc = file_pwrite(f, off, buf, len);
+	if (rc == -ENOSPC)
+		f->is_out_of_space = true;
 	if (rc)
 		return rc;
 	if (end > f->size)

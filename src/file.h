@@ -41,6 +41,8 @@ struct file {
 	bool is_append_only;   /* O_APPEND, nothing but appends so far */
 	bool is_dirty;	       /* content differs from what was stored */
 	bool is_too_big;       /* a write crossed the value limit */
+	bool is_out_of_space;  /* a write found the temporary space full:
+				  the content has a hole, nothing is stored */
 	bool is_created;       /* this open created the key */
 	bool is_written;       /* written or truncated since open (an
 				  O_TRUNC alone waits for release) */

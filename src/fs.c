@@ -686,9 +686,9 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	int64_t ns;
 	int rc;
 
-	if (f->is_too_big) {
+	if (f->is_too_big || f->is_out_of_space) {
 		fs_forget_cache(f->in);
-		return -EFBIG;
+		return f->is_too_big ? -EFBIG : -ENOSPC;
 	}
 	if (!f->is_dirty)
 		return 0;
@@ -1892,7 +1892,8 @@ static void fs_op_flush(fuse_req_t req, fuse_ino_t ino,
 
 	(void)ino;
 	pthread_mutex_lock(&f->lock);
-	is_bare_trunc = f->is_dirty && !f->is_written && !f->is_too_big;
+	is_bare_trunc = f->is_dirty && !f->is_written && !f->is_too_big &&
+			!f->is_out_of_space;
 	pthread_mutex_unlock(&f->lock);
 	if (!is_bare_trunc)
 		rc = fs_store_locked(fs_of(req), f);

@@ -1,0 +1,118 @@
+#!/bin/bash
+# t_spill: memory stays bounded while many large files are open for
+# writing, and a full temporary folder is an error, not a loss.  kvfs
+# keeps each open file's content in memory up to 1 MiB, then in an
+# unlinked file in $TMPDIR (else /tmp).
+#   - KVFS_SPILL_FILES files (default 10; KVFS_SOAK_FULL=1 or `make
+#     soak`: 50) open for writing at once, each written round-robin in
+#     1 MiB writes up to 25 MiB, then closed: every value is stored
+#     whole and the daemon's peak RSS (VmHWM) stays under
+#     KVFS_SPILL_RSS_MIB (default 64, the figure README states).
+#   - TMPDIR on an 8 MiB tmpfs: a 20 MiB rewrite of a stored key fails
+#     with ENOSPC on the write that crosses the space, close() reports
+#     it too, and the key keeps its old value; a new key written that
+#     way stores nothing (it stays empty, as its create made it).  The daemon stays up and later writes work.
+. "$(dirname "$0")/lib.sh"
+
+if [ "${KVFS_SOAK_FULL:-0}" = 1 ]; then FILES=50; else FILES=10; fi
+FILES=${KVFS_SPILL_FILES:-$FILES}
+RSS_MIB=${KVFS_SPILL_RSS_MIB:-64}
+
+spill=$(kv_tmpdir)
+kv_track_dir "$spill"
+kv_new a
+TMPDIR=$spill kv_start a || bail "mount a with TMPDIR=$spill"
+N=$KV_MNT/ns
+
+many='
+import hashlib, os
+d, files, mib = a[0], int(a[1]), 25
+fds = [os.open(os.path.join(d, "big%02d" % i), os.O_WRONLY | os.O_CREAT |
+               os.O_TRUNC) for i in range(files)]
+for m in range(mib):
+    for i, fd in enumerate(fds):
+        chunk = hashlib.sha256(b"%d.%d" % (i, m)).digest() * 32768
+        os.write(fd, chunk)
+print(sum(1 for n in os.listdir("/proc/%s/fd" % a[2])
+          if os.readlink("/proc/%s/fd/%s" % (a[2], n)).endswith("(deleted)")))
+for fd in fds:
+    os.close(fd)
+'
+run py "$many" "$N" "$FILES" "${KV_PIDS[a]}"
+st=$?
+is "$st" 0 "$FILES files of 25 MiB written at once, all closed ($KV_LAST_OUT)"
+num_cmp "${KV_LAST_OUT:-0}" -ge "$FILES" \
+	"while open, the daemon held a temporary file per large file"
+sizes=$(stat -c %s "$N"/big* | sort -u)
+is "$sizes" 26214400 "every value is stored with its 25 MiB"
+check_one='
+import hashlib, os
+d = a[0]
+bad = 0
+for i in range(int(a[1])):
+    want = b"".join(hashlib.sha256(b"%d.%d" % (i, m)).digest() * 32768
+                    for m in range(25))
+    bad += open(os.path.join(d, "big%02d" % i), "rb").read() != want
+print(bad)
+'
+is "$(py "$check_one" "$N" "$FILES" 2>&1)" 0 "every value is stored byte for byte"
+hwm=$(awk '/^VmHWM/ { print int($2 / 1024) }' "/proc/${KV_PIDS[a]}/status")
+diag "daemon peak RSS (VmHWM): $hwm MiB with $FILES files of 25 MiB open"
+num_cmp "$hwm" -lt "$RSS_MIB" "the daemon's peak RSS stays under $RSS_MIB MiB ($hwm MiB)"
+is "$(find "$spill" -mindepth 1 | wc -l)" 0 "no temporary file is left"
+rm -f "$N"/big*
+
+# A full temporary folder.
+small=$(kv_tmpdir)
+kv_track_dir "$small"
+mount -t tmpfs -o size=8m tmpfs "$small" || bail "mount a tmpfs"
+# At exit: the daemon first (it holds the tmpfs), then the tmpfs.
+spill_cleanup() {
+	local st=$?
+	_kv_stop_hard a
+	umount "$small" 2>/dev/null || umount -l "$small"
+	(exit "$st")
+	_kv_cleanup
+}
+trap spill_cleanup EXIT
+kv_stop a
+# SQLite's own temporary files would go to TMPDIR too; SQLITE_TMPDIR
+# keeps them off the small tmpfs, so that only kvfs's spill fills it.
+SQLITE_TMPDIR=$spill TMPDIR=$small kv_start a ||
+	bail "mount a with TMPDIR on an 8 MiB tmpfs"
+
+head -c 300000 /dev/urandom >"$spill/old"
+cp "$spill/old" "$N/keep" || bail "store keep"
+rewrite='
+import os
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+err = None
+try:
+    for i in range(20):
+        os.write(fd, b"x" * 1048576)
+except OSError as e:
+    err = e
+print(i, err.strerror if err else "no error")
+try:
+    os.close(fd)
+    print("close ok")
+except OSError as e:
+    print("close:", e.strerror)
+'
+run py "$rewrite" "$N/keep"
+like "$KV_LAST_OUT" "[0-9]* No space left on device*" \
+	"a 20 MiB rewrite fails with ENOSPC when the temporary space is full"
+diag "$KV_LAST_OUT"
+same_file "$N/keep" "$spill/old" "the key keeps its old value"
+run py "$rewrite" "$N/new"
+like "$KV_LAST_OUT" "[0-9]* No space left on device*" "a new 20 MiB key: ENOSPC"
+is "$(stat -c %s "$N/new" 2>&1)" 0 \
+	"the new key stored nothing of it (it stays empty, as its create made it)"
+is "$(df --output=used -B1 "$small" | tail -n 1 | tr -d ' ')" 0 \
+	"the temporary space is free again"
+head -c 3000000 /dev/urandom >"$spill/mid"
+check "a 3 MiB write works after the failures" cp "$spill/mid" "$N/mid"
+same_file "$N/mid" "$spill/mid" "and is stored"
+kv_stop a || not_ok "kvfs stops"
+
+done_testing
