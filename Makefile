@@ -1,5 +1,5 @@
 # kvfs: one GNU Makefile.  Targets: all check lint install clean mount
-# umount.  Quiet unless V=1.
+# umount soak bench bench-sync.  Quiet unless V=1.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -125,6 +125,19 @@ mount:
 umount:
 	$(Q)fusermount3 -u mnt
 
+# The long versions of the reliability tests: the soak for 60 s, 50
+# files of 25 MiB open at once, 30 crash rounds of each kind.
+soak: kvfs
+	$(Q)KVFS_SOAK_SEC=60 KVFS_SOAK_FULL=1 KVFS_CRASH_ROUNDS=30 \
+		KVFS_TEST_TIMEOUT=1200 tests/run.sh t_soak
+	$(Q)KVFS_SOAK_SEC=60 KVFS_SOAK_FULL=1 KVFS_CRASH_ROUNDS=30 \
+		KVFS_TEST_TIMEOUT=1200 tests/run.sh t_spill
+	$(Q)KVFS_CRASH_ROUNDS=30 KVFS_TEST_TIMEOUT=1200 tests/run.sh t_crash
+
+# What `[store] sync = full` costs against normal (no assertion).
+bench-sync: kvfs
+	$(Q)bench/sync.sh
+
 # Issue 6's benchmark: kvfs against tmpfs, passthrough_ll and rclone;
 # prints one table.  Counts via BENCH_* (bench/run.sh); BENCH_QUICK=1
 # for a smoke run.  Never part of check: it asserts no time.
@@ -135,5 +148,6 @@ bench: kvfs
 clean:
 	rm -rf build kvfs tests/unit/*.bin
 
-.PHONY: all unit check lint install mount umount clean fuzzers fuzz
+.PHONY: all unit check lint install mount umount clean fuzzers fuzz soak \
+	bench-sync
 -include $(wildcard build/*.d)
