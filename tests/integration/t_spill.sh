@@ -7,7 +7,8 @@
 #     soak`: 50) open for writing at once, each written round-robin in
 #     1 MiB writes up to 25 MiB, then closed: every value is stored
 #     whole and the daemon's peak RSS (VmHWM) stays under
-#     KVFS_SPILL_RSS_MIB (default 64, the figure README states).
+#     KVFS_SPILL_RSS_MIB (default 16 MiB + 1.25 MiB per file, the
+#     figure README states).
 #   - TMPDIR on an 8 MiB tmpfs: a 20 MiB rewrite of a stored key fails
 #     with ENOSPC on the write that crosses the space, close() reports
 #     it too, and the key keeps its old value; a new key written that
@@ -16,7 +17,9 @@
 
 if [ "${KVFS_SOAK_FULL:-0}" = 1 ]; then FILES=50; else FILES=10; fi
 FILES=${KVFS_SPILL_FILES:-$FILES}
-RSS_MIB=${KVFS_SPILL_RSS_MIB:-64}
+# Up to 1 MiB of each open file stays in memory (a round of 1 MiB writes
+# holds that much in every file at once), over the daemon's own.
+RSS_MIB=${KVFS_SPILL_RSS_MIB:-$((16 + FILES * 5 / 4))}
 
 spill=$(kv_tmpdir)
 kv_track_dir "$spill"
