@@ -67,23 +67,26 @@ is "$(cat "$DB" "$DB-wal" 2>/dev/null | sha256sum)" "$sum" \
 	"read-only file system: the database is untouched"
 umount "$ro" || not_ok "undo the read-only bind mount"
 
-# A user who may read the database but not write it.
-nobody=$(kv_tmpdir)
+# A user who may read the database but not write it.  Its files go in
+# a folder of their own directly in $TMPDIR (the test run's folder is
+# private to root), readable by all.
+nobody=$(mktemp -d "${TMPDIR:-/tmp}/kvfs-t_dbaccess-nobody.XXXXXX") ||
+	bail "mktemp -d"
 kv_track_dir "$nobody"
-cp "$DB" "$nobody/kvfs.db"
 chmod 755 "$nobody"
+cp "$DB" "$nobody/kvfs.db"
 chmod 644 "$nobody/kvfs.db"
+mkdir -m 777 "$nobody/mnt"
+printf '[store]\npath = %s\n[namespace ns]\n' "$nobody/kvfs.db" \
+	>"$nobody/kvfs.ini"
+chmod 644 "$nobody/kvfs.ini"
 sum=$(sha256sum <"$nobody/kvfs.db")
-kv_new asnobody "[store]
-path = $nobody/kvfs.db
-[namespace ns]"
-chmod 755 "${KV_DIRS[asnobody]}"
-chmod 777 "${KV_MNTS[asnobody]}"
-chmod 644 "${KV_CONFS[asnobody]}"
+kv_new asnobody
+KV_MNTS[asnobody]=$nobody/mnt
 refuses asnobody "read-only file (user nobody)" \
 	"*$nobody/kvfs.db: cannot open database: no permission to write it*" \
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	"$KVFS_BIN" -f -c "${KV_CONFS[asnobody]}" "${KV_MNTS[asnobody]}"
+	"$KVFS_BIN" -f -c "$nobody/kvfs.ini" "$nobody/mnt"
 is "$(sha256sum <"$nobody/kvfs.db")" "$sum" \
 	"read-only file: the database is untouched"
 
