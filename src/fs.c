@@ -545,8 +545,19 @@ static int fs_file_load(struct fs *fs, struct file *f)
 		file_free(pending);
 		f->is_dirty = true;
 	} else {
+		int fd = -1;
+
 		file_clear(f);
-		rc = fs->st->ops->get(fs->st, ns, key, len, file_sink, f, &a);
+		/* A value kept as a file is read from it, not copied. */
+		rc =
+		    fs->st->ops->open_value
+			? fs->st->ops->open_value(fs->st, ns, key, len, &fd, &a)
+			: 0;
+		if (rc == 0 && fd >= 0)
+			file_adopt_fd(f, fd, a.size);
+		else if (rc == 0)
+			rc = fs->st->ops->get(fs->st, ns, key, len, file_sink,
+					      f, &a);
 		if (rc == -ENOENT && f->is_writable)
 			rc = 0;
 		else if (rc == 0 && !f->is_writable) {
@@ -698,6 +709,9 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	/* put.attr.mtime_ns was set above, with the key */
 	if (f->is_append_only)
 		put.flags |= STORE_PUT_APPEND;
+	else if (f->fd >= 0)
+		put.flags |= STORE_PUT_FD; /* the store may keep the file */
+	put.fd = f->fd;
 	put.size = f->size;
 	put.read = file_put_read;
 	put.ctx = f;
@@ -719,6 +733,8 @@ static int fs_file_store(struct fs *fs, struct file *f)
 		return rc;
 	}
 	f->is_dirty = false;
+	if (put.flags & STORE_PUT_FD)
+		f->is_fd_shared = true;
 	__atomic_add_fetch(&fs->puts, 1, __ATOMIC_RELAXED);
 	if (log_max_level >= LOG_DEBUG) {
 		char shown[LOG_KEY_BUF];
@@ -2913,6 +2929,7 @@ int fs_main(const struct fs_mount *m)
 	/* SQLite connections must not cross fork(): open after detaching. */
 	if (fs_open_store(&fs))
 		goto unmount;
+	file_set_spill_dir(fs.st->spill_dir);
 	log_info("mounted %s on %s (store %s, namespaces in config: %d)",
 		 m->cfg->file ? m->cfg->file : "the default config",
 		 m->mountpoint, m->cfg->store_path, m->cfg->ns_count);
