@@ -29,6 +29,7 @@ QLD = @echo "  LD      $@";
 endif
 
 SRCS = \
+	src/attr.c \
 	src/cli.c \
 	src/config.c \
 	src/file.c \
@@ -41,6 +42,7 @@ SRCS = \
 	src/store_sqlite.c
 
 UNIT_TESTS = \
+	tests/unit/test_attr.bin \
 	tests/unit/test_config.bin \
 	tests/unit/test_name.bin \
 	tests/unit/test_store.bin
@@ -56,6 +58,7 @@ kvfs: $(SRCS:src/%.c=build/%.o)
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # Each unit test links only the modules it tests.
+tests/unit/test_attr.bin: build/attr.o
 tests/unit/test_config.bin: build/config.o build/log.o
 tests/unit/test_name.bin: build/name.o build/log.o
 tests/unit/test_store.bin: build/store_sqlite.o build/name.o build/log.o
@@ -88,10 +91,17 @@ build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/log.c
 	$(QLD)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
 		tests/fuzz/fuzz_config.c src/config.c src/log.c $(PKG_LIBS)
 
-fuzzers: build/fuzz/fuzz_name build/fuzz/fuzz_config
+build/fuzz/fuzz_attr: tests/fuzz/fuzz_attr.c src/attr.c src/attr.h \
+		src/store_sqlite.c src/store.h src/name.c src/log.c
+	@mkdir -p build/fuzz
+	$(QLD)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
+		tests/fuzz/fuzz_attr.c src/attr.c src/store_sqlite.c \
+		src/name.c src/log.c $(PKG_LIBS)
+
+fuzzers: build/fuzz/fuzz_name build/fuzz/fuzz_config build/fuzz/fuzz_attr
 
 fuzz: fuzzers
-	$(Q)for f in name config; do \
+	$(Q)for f in name config attr; do \
 		mkdir -p build/fuzz/found-$$f; \
 		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
 			-artifact_prefix=build/fuzz/crash-$$f- \

@@ -195,8 +195,12 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
 		  " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
     [SQ_META_GET] = "SELECT metadata FROM kv"
 		    " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
-    /* ?1 text: its compact form, or an error if it is not JSON */
-    [SQ_JSON] = "SELECT json(?1)",
+    /*
+     * ?1 text: its compact form; NULL or an error if it is not JSON.
+     * json_valid first: SQLite 3.42 and later also take JSON5 in json()
+     * ({a:1,}, 'x', 0x10, comments), which Workers KV would refuse.
+     */
+    [SQ_JSON] = "SELECT CASE WHEN json_valid(?1) THEN json(?1) END",
     /* ?4 metadata (NULL clears) */
     [SQ_META_SET] = "UPDATE kv SET metadata = ?4, ctime_ns = ?11"
 		    " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
