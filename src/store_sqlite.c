@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "name.h"
 #include "store.h"
 
 #define SQ_APP_ID	0x6b766673 /* "kvfs" */
@@ -1328,6 +1329,17 @@ release:
 }
 
 /*
+ * Whether json[0..len) may go to SQLite as JSON text: no NUL (json()
+ * would stop there) and valid UTF-8, which RFC 8259 requires and json()
+ * does not check (metadata with a stray byte would be stored, then
+ * dropped by the CLI's list and export, whose JSON library refuses it).
+ */
+static bool sq_json_text_ok(const char *json, size_t len)
+{
+	return !memchr(json, '\0', len) && name_utf8_valid(json, len);
+}
+
+/*
  * The compact form of json into *out (malloc'ed), as SQLite's json()
  * writes it: -EINVAL if it is not JSON.
  *
@@ -1369,8 +1381,8 @@ static int sq_meta_set(struct store *base, int64_t ns, const char *key,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (json && memchr(json, '\0', json_len))
-		return -EINVAL; /* json() would stop at the NUL */
+	if (json && !sq_json_text_ok(json, json_len))
+		return -EINVAL;
 	rc = sq_acquire(s, &c);
 	if (rc)
 		return rc;
@@ -1407,7 +1419,7 @@ static int sq_json_compact_op(struct store *base, const char *json, size_t len,
 	struct sq_conn *c;
 	int rc;
 
-	if (memchr(json, '\0', len))
+	if (!sq_json_text_ok(json, len))
 		return -EINVAL;
 	rc = sq_acquire(s, &c);
 	if (rc)

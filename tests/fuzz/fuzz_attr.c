@@ -3,8 +3,9 @@
  * tried as an attribute name, as an expiration and a TTL at several
  * clocks, and as metadata through the store's JSON compaction.  An
  * accepted expiration must lie in Workers KV's range and read back
- * (getxattr's decimal text) to itself; compact metadata must be compact
- * again unchanged, never longer than the input and free of NUL bytes.
+ * (getxattr's decimal text) to itself; accepted metadata must be UTF-8,
+ * and its compact form compact again unchanged, never longer than the
+ * input and free of NUL bytes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "attr.h"
+#include "name.h"
 #include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -109,6 +111,8 @@ static void check_meta(const char *s, size_t size)
 		return; /* NUL bytes are refused before SQLite sees them */
 	if (st->ops->json_compact(st, s, size, &out, &out_len))
 		return;
+	if (!name_utf8_valid(s, size))
+		abort(); /* JSON is UTF-8 */
 	if (out_len > size || strlen(out) != out_len)
 		abort();
 	if (st->ops->json_compact(st, out, out_len, &again, &again_len))

@@ -39,6 +39,8 @@ def want(err, what, fn, *args):
         got = "OK"
     except OSError as e:
         got = errno.errorcode.get(e.errno, str(e.errno))
+        if e.errno == getattr(errno, err, None):
+            got = err  # ENOTSUP is EOPNOTSUPP
     if got != err:
         bad.append("%s: want %s, got %s" % (what, err, got))
 def touch(p):

@@ -2019,6 +2019,11 @@ static void test_meta(void)
 	    {K("{\"a\":Infinity}"), "JSON5 Infinity"},
 	    {K("[.5]"), "a JSON5 number without a leading digit"},
 	    {K("\"a\\\nb\""), "a JSON5 escaped line break"},
+	    /* JSON is UTF-8; json() does not check the bytes of a string. */
+	    {K("\"\xff\""), "a string holding byte 0xff"},
+	    {K("{\"\xc3\":1}"), "a member name cut inside a character"},
+	    {K("[\"\xed\xa0\x80\"]"), "a UTF-16 surrogate in UTF-8"},
+	    {K("\"\xc0\xaf\""), "an overlong form"},
 	};
 	struct fixture f;
 	struct store_attr a = {.mode = MODE_DIR, .uid = -1, .gid = -1};
