@@ -108,6 +108,18 @@ fuzz: fuzzers
 			build/fuzz/found-$$f tests/fuzz/corpus/$$f || exit 1; \
 	done
 
+# Every unit test under valgrind: any memory error or leak (definite,
+# indirect or possible) fails.  make check runs it too (t_valgrind.sh).
+VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect,possible
+
+valgrind: unit
+	$(Q)fail=0; for t in $(UNIT_TESTS); do \
+		echo "  VALGRIND $$t"; \
+		$(VALGRIND) --log-file=$$t.valgrind $$t >/dev/null || fail=1; \
+		cat $$t.valgrind; rm -f $$t.valgrind; \
+	done; exit $$fail
+
 lint:
 	$(Q)fail=0; for f in src/*.[ch] tests/unit/*.[ch]; do \
 		clang-format --dry-run --Werror $$f || fail=1; done; \
@@ -145,5 +157,6 @@ bench: kvfs
 clean:
 	rm -rf build kvfs tests/unit/*.bin
 
-.PHONY: all unit check lint install mount umount clean fuzzers fuzz
+.PHONY: all unit check lint install mount umount clean fuzzers fuzz \
+	valgrind
 -include $(wildcard build/*.d)
