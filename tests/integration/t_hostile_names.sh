@@ -7,7 +7,9 @@
 # key's differ (ENAMETOOLONG exactly when the key passes 512 bytes or
 # the name 1024), every byte after '^' and every misplaced escape in
 # both layouts (EINVAL), names that decode to "." or "..", deep
-# directory chains up to the key limit, and namespace names at the root.
+# directory chains up to the key limit, malformed names as the source
+# of rename and unlink (ENOENT, or ENAMETOOLONG), link targets of any bytes, and
+# namespace names at the root.
 # After each group: the daemon is up and the sentinel keys are intact.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/hostile_lib.sh"
@@ -214,6 +216,27 @@ is "$("$KVFS_BIN" -c "${KV_CONFS[a]}" get ns "h/$(printf '/%.0s' $(seq 200))k" \
 check "rm -r of the deep trees" rm -r "$N/h/d" "$N/h/^e"
 is "$(ls -A "$N/h" | wc -l)" 0 "nothing left below h"
 intact "after deep paths"
+
+# ---- hostile names as the source, hostile link targets ----------------------
+hx "a malformed name as the source: ENOENT (too long: ENAMETOOLONG)" '
+for name, err in ((b"x^", "ENOENT"), (b"\xff", "ENOENT"),
+                  (b"a\nb", "ENOENT"), (b"^e^e", "ENOENT"),
+                  (b"n" * 600, "ENAMETOOLONG")):
+    want(err, "rename from %r" % name[:12], rename, P(a[0], name),
+         P(a[0], "y"))
+    want(err, "unlink %r" % name[:12], unlink, P(a[0], name))
+    want(err, "rmdir %r" % name[:12], rmdir, P(a[0], name))
+    want(err, "getxattr on %r" % name[:12], getx, P(a[0], name), "user.x")
+for i, target in enumerate((b"\xff\x01\x7f^^x", b"t" * 4095, b"../" * 40)):
+    want("OK", "symlink to %r" % target[:12], symlink, target,
+         P(a[0], "l%d" % i))
+    if os.readlink(P(a[0], "l%d" % i)) != target:
+        bad.append("readlink of l%d" % i)
+want("ENAMETOOLONG", "a link target of 4096 bytes", symlink, b"t" * 4096,
+     P(a[0], "l9"))
+' "$N/h"
+rm -f "$N"/h/l*
+intact "after hostile sources and link targets"
 
 # ---- namespace names at the root ---------------------------------------------
 hx "namespace names: 255 bytes, no control bytes, UTF-8" '
