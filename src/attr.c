@@ -17,8 +17,8 @@ int attr_kind(const char *name)
 		return ATTR_KV_EXP;
 	if (!strcmp(name, ATTR_TTL))
 		return ATTR_KV_TTL;
-	if (!strncmp(name, "user.", 5) && name[5])
-		return ATTR_OTHER;
+	if (!strncmp(name, "user.", 5))
+		return name[5] ? ATTR_OTHER : -EINVAL; /* as ext4 */
 	return -EOPNOTSUPP;
 }
 

@@ -36,9 +36,9 @@ enum attr_kind { ATTR_OTHER, ATTR_KV_META, ATTR_KV_EXP, ATTR_KV_TTL };
 
 /*
  * Which attribute the NUL-terminated name is: one of enum attr_kind
- * (ATTR_OTHER for any other "user.X" with X not empty), or -EOPNOTSUPP
- * for names outside user.* (security.*, system.*, trusted.*) and for
- * "user." alone.
+ * (ATTR_OTHER for any other "user.X" with X not empty), -EOPNOTSUPP for
+ * names outside user.* (security.*, system.*, trusted.*), -EINVAL for
+ * "user." alone (what ext4 answers).
  */
 int attr_kind(const char *name);
 

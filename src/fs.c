@@ -2632,7 +2632,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	}
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
 	if (rc || xa < 0 || (xa != ATTR_OTHER && kind != STORE_KEY)) {
-		fuse_reply_err(req, rc || xa >= 0 ? ENODATA : EOPNOTSUPP);
+		fuse_reply_err(req, rc || xa >= 0 ? ENODATA : -xa);
 		return;
 	}
 	rc = fs_writable(fs, ns);

@@ -65,7 +65,11 @@ static void check_name(const char *s, size_t size)
 	memcpy(name, s, n);
 	name[n] = '\0';
 	kind = attr_kind(name);
-	if (kind == -EOPNOTSUPP)
+	if (kind == -EINVAL && strcmp(name, "user."))
+		abort(); /* only "user." alone is EINVAL */
+	if (kind == -EOPNOTSUPP && !strncmp(name, "user.", 5))
+		abort(); /* every user.X is an attribute */
+	if (kind < 0)
 		return;
 	if (kind < ATTR_OTHER || kind > ATTR_KV_TTL)
 		abort();
