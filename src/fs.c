@@ -29,6 +29,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "attr.h"
 #include "config.h"
 #include "file.h"
 #include "fs.h"
@@ -2397,27 +2398,6 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
  * Other user.* attributes are stored per row.  No handler answers
  * ENOSYS: the kernel would refuse every xattr call for good.
  */
-#define FS_XA_META "user.kv.metadata"
-#define FS_XA_EXP  "user.kv.expiration"
-#define FS_XA_TTL  "user.kv.expiration_ttl"
-#define FS_EXP_MAX 2147483647LL /* Workers KV's 32-bit field */
-
-enum fs_xa { FS_XA_OTHER, FS_XA_KV_META, FS_XA_KV_EXP, FS_XA_KV_TTL };
-
-/* Which attribute name is; -EOPNOTSUPP outside user.*. */
-static int fs_xa_kind(const char *name)
-{
-	if (!strcmp(name, FS_XA_META))
-		return FS_XA_KV_META;
-	if (!strcmp(name, FS_XA_EXP))
-		return FS_XA_KV_EXP;
-	if (!strcmp(name, FS_XA_TTL))
-		return FS_XA_KV_TTL;
-	if (!strncmp(name, "user.", 5) && name[5])
-		return FS_XA_OTHER;
-	return -EOPNOTSUPP;
-}
-
 /* Reply with value as getxattr(2) expects it for a buffer of size. */
 static void fs_reply_xattr(fuse_req_t req, const char *value, size_t len,
 			   size_t size)
@@ -2430,29 +2410,12 @@ static void fs_reply_xattr(fuse_req_t req, const char *value, size_t len,
 		fuse_reply_buf(req, value, len);
 }
 
-/* A whole number of seconds, decimal digits only, at most 19. */
-static int fs_parse_sec(const char *value, size_t size, int64_t *out)
-{
-	int64_t n = 0;
-	size_t i;
-
-	if (size == 0 || size > 18)
-		return -EINVAL;
-	for (i = 0; i < size; i++) {
-		if (value[i] < '0' || value[i] > '9')
-			return -EINVAL;
-		n = n * 10 + (value[i] - '0');
-	}
-	*out = n;
-	return 0;
-}
-
 static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			   size_t size)
 {
 	struct fs *fs = fs_of(req);
 	struct inode *in = fs_inode(ino);
-	int xa = fs_xa_kind(name);
+	int xa = attr_kind(name);
 	char key[FS_KEY_BUF], num[32], *buf = NULL;
 	enum store_kind kind;
 	struct store_attr a;
@@ -2465,27 +2428,27 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
-	if (rc || xa < 0 || (xa != FS_XA_OTHER && kind != STORE_KEY)) {
+	if (rc || xa < 0 || (xa != ATTR_OTHER && kind != STORE_KEY)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
 	switch (xa) {
-	case FS_XA_KV_META:
+	case ATTR_KV_META:
 		buf = size ? malloc(size) : NULL;
 		rc = size && !buf ? -ENOMEM
 				  : fs->st->ops->meta_get(fs->st, ns, key, klen,
 							  buf, size, &len);
 		break;
-	case FS_XA_KV_EXP:
-	case FS_XA_KV_TTL:
+	case ATTR_KV_EXP:
+	case ATTR_KV_TTL:
 		rc = fs->st->ops->stat(fs->st, ns, key, klen, kind, &a);
 		if (rc == 0 && a.expiration == 0)
 			rc = -ENODATA;
 		if (rc == 0) {
 			int64_t v = a.expiration;
 
-			if (xa == FS_XA_KV_TTL)
-				v = v > time(NULL) ? v - time(NULL) : 0;
+			if (xa == ATTR_KV_TTL)
+				v = attr_ttl_left(v, time(NULL));
 			len = (size_t)snprintf(num, sizeof(num), "%lld",
 					       (long long)v);
 		}
@@ -2559,10 +2522,10 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		rc =
 		    fs->st->ops->meta_get(fs->st, ns, key, klen, NULL, 0, &len);
 		if (rc == 0)
-			fs_names_add(&l, 0, FS_XA_META);
+			fs_names_add(&l, 0, ATTR_META);
 		rc = fs->st->ops->stat(fs->st, ns, key, klen, kind, &a);
 		if (rc == 0 && a.expiration)
-			fs_names_add(&l, 0, FS_XA_EXP);
+			fs_names_add(&l, 0, ATTR_EXP);
 	}
 	rc = fs->st->ops->xattr_list(fs->st, ns, key, klen, kind, fs_names_add,
 				     &l);
@@ -2582,18 +2545,11 @@ static int fs_set_expiration(struct fs *fs, int64_t ns, const char *key,
 			     size_t klen, int xa, const char *value,
 			     size_t size)
 {
-	int64_t now = time(NULL), v;
-	int rc = fs_parse_sec(value, size, &v);
+	int64_t v;
+	int rc = attr_expiration(xa, value, size, time(NULL), &v);
 
 	if (rc)
 		return rc;
-	if (xa == FS_XA_KV_TTL) {
-		if (v < 60)
-			return -EINVAL;
-		v += now;
-	}
-	if (v < now + 60 || v > FS_EXP_MAX)
-		return -EINVAL;
 	return fs->st->ops->expire(fs->st, ns, key, klen, v);
 }
 
@@ -2605,7 +2561,7 @@ static int fs_kv_xattr_exists(struct fs *fs, int64_t ns, const char *key,
 	size_t len;
 	int rc;
 
-	if (xa == FS_XA_KV_META) {
+	if (xa == ATTR_KV_META) {
 		rc =
 		    fs->st->ops->meta_get(fs->st, ns, key, klen, NULL, 0, &len);
 		return rc == 0 ? 1 : rc == -ENODATA ? 0 : rc;
@@ -2617,7 +2573,7 @@ static int fs_kv_xattr_exists(struct fs *fs, int64_t ns, const char *key,
 static int fs_setxattr_in(struct fs *fs, struct inode *in, const char *name,
 			  const char *value, size_t size, int flags)
 {
-	int xa = fs_xa_kind(name), rc, has;
+	int xa = attr_kind(name), rc, has;
 	char key[FS_KEY_BUF];
 	enum store_kind kind;
 	size_t klen;
@@ -2626,9 +2582,9 @@ static int fs_setxattr_in(struct fs *fs, struct inode *in, const char *name,
 	if (xa < 0)
 		return xa;
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
-	if (rc || (xa != FS_XA_OTHER && kind != STORE_KEY))
+	if (rc || (xa != ATTR_OTHER && kind != STORE_KEY))
 		return -EPERM;
-	if (xa != FS_XA_OTHER && (flags & (XATTR_CREATE | XATTR_REPLACE))) {
+	if (xa != ATTR_OTHER && (flags & (XATTR_CREATE | XATTR_REPLACE))) {
 		has = fs_kv_xattr_exists(fs, ns, key, klen, xa);
 		if (has < 0)
 			return has;
@@ -2638,11 +2594,11 @@ static int fs_setxattr_in(struct fs *fs, struct inode *in, const char *name,
 			return -ENODATA;
 	}
 	switch (xa) {
-	case FS_XA_KV_META:
+	case ATTR_KV_META:
 		return fs->st->ops->meta_set(fs->st, ns, key, klen, value,
 					     size);
-	case FS_XA_KV_EXP:
-	case FS_XA_KV_TTL:
+	case ATTR_KV_EXP:
+	case ATTR_KV_TTL:
 		return fs_set_expiration(fs, ns, key, klen, xa, value, size);
 	}
 	if (kind == STORE_DIR) {
@@ -2680,7 +2636,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct inode *in = fs_inode(ino);
-	int xa = fs_xa_kind(name), rc, has;
+	int xa = attr_kind(name), rc, has;
 	char key[FS_KEY_BUF];
 	enum store_kind kind;
 	size_t klen;
@@ -2691,8 +2647,8 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
-	if (rc || xa < 0 || (xa != FS_XA_OTHER && kind != STORE_KEY)) {
-		fuse_reply_err(req, rc || xa >= 0 ? ENODATA : EOPNOTSUPP);
+	if (rc || xa < 0 || (xa != ATTR_OTHER && kind != STORE_KEY)) {
+		fuse_reply_err(req, rc || xa >= 0 ? ENODATA : -xa);
 		return;
 	}
 	rc = fs_writable(fs, ns);
@@ -2701,13 +2657,13 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	pthread_rwlock_wrlock(&fs->change_lock);
-	if (xa == FS_XA_OTHER) {
+	if (xa == ATTR_OTHER) {
 		rc = fs->st->ops->xattr_remove(fs->st, ns, key, klen, kind,
 					       name);
 	} else {
 		has = fs_kv_xattr_exists(fs, ns, key, klen, xa);
 		rc = has < 0 ? has : has == 0 ? -ENODATA : 0;
-		if (rc == 0 && xa == FS_XA_KV_META)
+		if (rc == 0 && xa == ATTR_KV_META)
 			rc = fs->st->ops->meta_set(fs->st, ns, key, klen, NULL,
 						   0);
 		else if (rc == 0)

@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "name.h"
 #include "store.h"
 
 #define SQ_APP_ID	0x6b766673 /* "kvfs" */
@@ -227,8 +228,12 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
 		  " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
     [SQ_META_GET] = "SELECT metadata FROM kv"
 		    " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
-    /* ?1 text: its compact form, or an error if it is not JSON */
-    [SQ_JSON] = "SELECT json(?1)",
+    /*
+     * ?1 text: its compact form; NULL or an error if it is not JSON.
+     * json_valid first: SQLite 3.42 and later also take JSON5 in json()
+     * ({a:1,}, 'x', 0x10, comments), which Workers KV would refuse.
+     */
+    [SQ_JSON] = "SELECT CASE WHEN json_valid(?1) THEN json(?1) END",
     /* ?4 metadata (NULL clears) */
     [SQ_META_SET] = "UPDATE kv SET metadata = ?4, ctime_ns = ?11"
 		    " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
@@ -1624,6 +1629,17 @@ release:
 }
 
 /*
+ * Whether json[0..len) may go to SQLite as JSON text: no NUL (json()
+ * would stop there) and valid UTF-8, which RFC 8259 requires and json()
+ * does not check (metadata with a stray byte would be stored, then
+ * dropped by the CLI's list and export, whose JSON library refuses it).
+ */
+static bool sq_json_text_ok(const char *json, size_t len)
+{
+	return !memchr(json, '\0', len) && name_utf8_valid(json, len);
+}
+
+/*
  * The compact form of json into *out (malloc'ed), as SQLite's json()
  * writes it: -EINVAL if it is not JSON.
  *
@@ -1665,8 +1681,8 @@ static int sq_meta_set(struct store *base, int64_t ns, const char *key,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (json && memchr(json, '\0', json_len))
-		return -EINVAL; /* json() would stop at the NUL */
+	if (json && !sq_json_text_ok(json, json_len))
+		return -EINVAL;
 	rc = sq_acquire(s, &c);
 	if (rc)
 		return rc;
@@ -1703,7 +1719,7 @@ static int sq_json_compact_op(struct store *base, const char *json, size_t len,
 	struct sq_conn *c;
 	int rc;
 
-	if (memchr(json, '\0', len))
+	if (!sq_json_text_ok(json, len))
 		return -EINVAL;
 	rc = sq_acquire(s, &c);
 	if (rc)

@@ -2020,6 +2020,17 @@ static void test_meta(void)
 	    {K("1 2"), "two values"},
 	    {K("{\"a\":1}\0"), "a trailing NUL byte"},
 	    {K("{}\0{}"), "a NUL byte then more JSON"},
+	    /* JSON5, which json() takes from SQLite 3.42 on. */
+	    {K("0x10"), "a JSON5 hex number"},
+	    {K("[1] // note"), "a JSON5 comment"},
+	    {K("{\"a\":Infinity}"), "JSON5 Infinity"},
+	    {K("[.5]"), "a JSON5 number without a leading digit"},
+	    {K("\"a\\\nb\""), "a JSON5 escaped line break"},
+	    /* JSON is UTF-8; json() does not check the bytes of a string. */
+	    {K("\"\xff\""), "a string holding byte 0xff"},
+	    {K("{\"\xc3\":1}"), "a member name cut inside a character"},
+	    {K("[\"\xed\xa0\x80\"]"), "a UTF-16 surrogate in UTF-8"},
+	    {K("\"\xc0\xaf\""), "an overlong form"},
 	};
 	struct fixture f;
 	struct store_attr a = {.mode = MODE_DIR, .uid = -1, .gid = -1};
