@@ -76,7 +76,7 @@ struct store_attr {
 	8 /* apply attr's mode/uid/gid only when                               \
 	     the key is created */
 #define STORE_PUT_FD                                                           \
-	16 /* fd holds the value too, see struct                               \
+	32 /* fd holds the value too, see struct                               \
 	      store_put */
 
 /*
