@@ -2428,6 +2428,10 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
+	if (xa == -EINVAL) {
+		fuse_reply_err(req, EINVAL); /* "user." alone, as ext4 */
+		return;
+	}
 	if (rc || xa < 0 || (xa != ATTR_OTHER && kind != STORE_KEY)) {
 		fuse_reply_err(req, ENODATA);
 		return;

@@ -119,6 +119,7 @@ hx "other attribute names and values" '
 want("ERANGE", "the empty name", setx, a[0], "", b"v")
 want("EINVAL", "user. alone (as ext4)", setx, a[0], "user.", b"v")
 want("EINVAL", "remove user. alone (as ext4)", os.removexattr, a[0], "user.")
+want("EINVAL", "get user. alone (as ext4)", os.getxattr, a[0], "user.")
 want("EOPNOTSUPP", "remove security.x", os.removexattr, a[0], "security.x")
 want("EOPNOTSUPP", "security.x", setx, a[0], "security.x", b"v")
 want("EOPNOTSUPP", "trusted.x", setx, a[0], "trusted.x", b"v")
