@@ -94,7 +94,12 @@ static const char sq_migrate_1_sql[] =
 
 #define SQ_ATTR_COLS                                                           \
 	"size, mode, uid, gid, mtime_ns, ctime_ns, expiration, version"
-#define SQ_LIVE "(expiration = 0 OR expiration > ?9)"
+/*
+ * The + keeps SQLite from comparing ?9 with the partial index's
+ * "expiration > 0": a plan that depends on a bound value is prepared
+ * again at every new binding, which cost half of kvfs's CPU time.
+ */
+#define SQ_LIVE "(expiration = 0 OR expiration > +?9)"
 
 enum sq_stmt_id {
 	SQ_BEGIN_READ,
