@@ -115,6 +115,7 @@ enum sq_stmt_id {
 	SQ_STAT,
 	SQ_GET,
 	SQ_DROP_EXPIRED,
+	SQ_STAT_ANY,
 	SQ_PUT,
 	SQ_APPEND,
 	SQ_MKDIR,
@@ -170,6 +171,9 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
     [SQ_GET] = "SELECT " SQ_ATTR_COLS ", id,"
 	       " CASE WHEN size <= 65536 THEN value END, vfile FROM kv"
 	       " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
+    /* a row, live or expired */
+    [SQ_STAT_ANY] = "SELECT " SQ_ATTR_COLS ", id FROM kv"
+		    " WHERE ns = ?1 AND key = ?2 AND kind = 0",
     [SQ_DROP_EXPIRED] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
 			" AND kind = 0 AND expiration > 0"
 			" AND expiration <= ?9",
@@ -1032,6 +1036,40 @@ static int sq_vfile_of(struct sq_conn *c, int64_t rowid,
 }
 
 /*
+ * The key's row for a put (inside its write transaction): an expired
+ * row is deleted first, so that the put starts fresh (-ENOENT).
+ */
+static int sq_stat_put(struct sq_conn *c, int64_t ns, const char *key,
+		       size_t key_len, struct store_attr *a, int64_t *rowid)
+{
+	sqlite3_stmt *st = sq_stmt(c, SQ_STAT_ANY);
+	int64_t now = sq_now_ns() / 1000000000;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sq_bind_key(st, ns, key, key_len);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		sq_attr_read(st, 0, a);
+		*rowid = sqlite3_column_int64(st, 8);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : sq_errno(c->db, rc, "stat");
+	}
+	sqlite3_reset(st);
+	if (rc || a->expiration == 0 || a->expiration > now)
+		return rc;
+	st = sq_stmt(c, SQ_DROP_EXPIRED);
+	if (!st)
+		return -EIO;
+	sq_bind_key(st, ns, key, key_len);
+	rc = sq_errno(c->db, sqlite3_step(st), "drop expired");
+	sqlite3_reset(st);
+	return rc ? rc : -ENOENT;
+}
+
+/*
  * Put a value on connection c, inside a write transaction.  vfile: the
  * name of a value file already linked by sq_vfile_link() that holds
  * the value (not for appends), or NULL to store the bytes in the row.
@@ -1050,16 +1088,7 @@ static int sq_put_on(struct sq_store *s, struct sq_conn *c, int64_t ns,
 	int64_t rowid = 0, cur_row = 0;
 	int rc;
 
-	st = sq_stmt(c, SQ_DROP_EXPIRED);
-	if (!st)
-		return -EIO;
-	sq_bind_key(st, ns, key, key_len);
-	rc = sq_errno(c->db, sqlite3_step(st), "drop expired");
-	sqlite3_reset(st);
-	if (rc)
-		return rc;
-
-	rc = sq_stat_on(c, ns, key, key_len, STORE_KEY, &cur, &cur_row);
+	rc = sq_stat_put(c, ns, key, key_len, &cur, &cur_row);
 	if (rc && rc != -ENOENT)
 		return rc;
 	if (rc == 0 && (put->flags & STORE_PUT_EXCL))
