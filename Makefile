@@ -29,6 +29,7 @@ QLD = @echo "  LD      $@";
 endif
 
 SRCS = \
+	src/attr.c \
 	src/cli.c \
 	src/config.c \
 	src/file.c \
@@ -41,6 +42,7 @@ SRCS = \
 	src/store_sqlite.c
 
 UNIT_TESTS = \
+	tests/unit/test_attr.bin \
 	tests/unit/test_config.bin \
 	tests/unit/test_name.bin \
 	tests/unit/test_store.bin
@@ -56,6 +58,7 @@ kvfs: $(SRCS:src/%.c=build/%.o)
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # Each unit test links only the modules it tests.
+tests/unit/test_attr.bin: build/attr.o
 tests/unit/test_config.bin: build/config.o build/log.o
 tests/unit/test_name.bin: build/name.o build/log.o
 tests/unit/test_store.bin: build/store_sqlite.o build/name.o build/log.o
@@ -88,15 +91,34 @@ build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/log.c
 	$(QLD)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
 		tests/fuzz/fuzz_config.c src/config.c src/log.c $(PKG_LIBS)
 
-fuzzers: build/fuzz/fuzz_name build/fuzz/fuzz_config
+build/fuzz/fuzz_attr: tests/fuzz/fuzz_attr.c src/attr.c src/attr.h \
+		src/store_sqlite.c src/store.h src/name.c src/log.c
+	@mkdir -p build/fuzz
+	$(QLD)$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
+		tests/fuzz/fuzz_attr.c src/attr.c src/store_sqlite.c \
+		src/name.c src/log.c $(PKG_LIBS)
+
+fuzzers: build/fuzz/fuzz_name build/fuzz/fuzz_config build/fuzz/fuzz_attr
 
 fuzz: fuzzers
-	$(Q)for f in name config; do \
+	$(Q)for f in name config attr; do \
 		mkdir -p build/fuzz/found-$$f; \
 		build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
 			-artifact_prefix=build/fuzz/crash-$$f- \
 			build/fuzz/found-$$f tests/fuzz/corpus/$$f || exit 1; \
 	done
+
+# Every unit test under valgrind: any memory error or leak (definite,
+# indirect or possible) fails.  make check runs it too (t_valgrind.sh).
+VALGRIND = valgrind -q --error-exitcode=1 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect,possible
+
+valgrind: unit
+	$(Q)fail=0; for t in $(UNIT_TESTS); do \
+		echo "  VALGRIND $$t"; \
+		$(VALGRIND) --log-file=$$t.valgrind $$t >/dev/null || fail=1; \
+		cat $$t.valgrind; rm -f $$t.valgrind; \
+	done; exit $$fail
 
 lint:
 	$(Q)fail=0; for f in src/*.[ch] tests/unit/*.[ch]; do \
@@ -148,6 +170,6 @@ bench: kvfs
 clean:
 	rm -rf build kvfs tests/unit/*.bin
 
-.PHONY: all unit check lint install mount umount clean fuzzers fuzz soak \
-	bench-sync
+.PHONY: all unit check lint install mount umount clean fuzzers fuzz \
+	valgrind soak bench-sync
 -include $(wildcard build/*.d)

@@ -20,9 +20,10 @@ run_packages="fuse3"
 # tool tests (t_tools_*) also run git, vim and perl.  tar, coreutils,
 # findutils, diffutils, grep, sed and util-linux (setpriv) are part of
 # every Debian system.
-# The fuzz harnesses (t_fuzz) need clang and its libFuzzer runtime.
+# The fuzz harnesses (t_fuzz) need clang and its libFuzzer runtime;
+# t_valgrind (and make valgrind) runs the unit tests under valgrind.
 test_packages="python3 rsync sqlite3 attr git vim perl clang
-libclang-rt-14-dev"
+libclang-rt-14-dev valgrind"
 
 with_tests=no
 print_only=no

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,13 @@
 #include "file.h"
 #include "log.h"
 #include "store.h"
+
+static const char *file_spill_dir;
+
+void file_set_spill_dir(const char *dir)
+{
+	file_spill_dir = dir;
+}
 
 struct file *file_new(struct inode *in, bool is_writable, bool is_append)
 {
@@ -36,6 +44,7 @@ void file_clear(struct file *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
+	f->is_fd_shared = false;
 	f->size = 0;
 	f->is_loaded = false;
 }
@@ -49,13 +58,14 @@ void file_free(struct file *f)
 	free(f);
 }
 
-/* Move the content from memory into an unlinked temporary file. */
-static int file_spill(struct file *f)
+/* A new unlinked temporary file, or a negative errno. */
+static int file_tmp(void)
 {
-	const char *dir = getenv("TMPDIR");
-	ssize_t n;
+	const char *dir = file_spill_dir;
 	int fd;
 
+	if (!dir)
+		dir = getenv("TMPDIR");
 	if (!dir || !*dir)
 		dir = "/tmp";
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -64,8 +74,60 @@ static int file_spill(struct file *f)
 
 		log_warn("cannot make a temporary file in %s: %s", dir,
 			 strerror(err));
-		return err == ENOSPC ? -ENOSPC : -EIO;
+		return err == ENOSPC || err == EDQUOT ? -ENOSPC : -EIO;
 	}
+	return fd;
+}
+
+/*
+ * Before the content changes, give a file whose fd is a stored value a
+ * private copy (copy_file_range: the kernel copies, or shares blocks).
+ */
+static int file_own(struct file *f)
+{
+	uint64_t off = 0;
+	ssize_t n;
+	int fd;
+
+	if (f->fd < 0 || !f->is_fd_shared)
+		return 0;
+	fd = file_tmp();
+	if (fd < 0)
+		return fd;
+	while (off < f->size) {
+		loff_t in = (loff_t)off, out = (loff_t)off;
+
+		n = copy_file_range(f->fd, &in, fd, &out, f->size - off, 0);
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+
+			close(fd);
+			return err == ENOSPC || err == EDQUOT ? -ENOSPC : -EIO;
+		}
+		off += (uint64_t)n;
+	}
+	close(f->fd);
+	f->fd = fd;
+	f->is_fd_shared = false;
+	return 0;
+}
+
+void file_adopt_fd(struct file *f, int fd, uint64_t size)
+{
+	file_clear(f);
+	f->fd = fd;
+	f->is_fd_shared = true;
+	f->size = size;
+}
+
+/* Move the content from memory into an unlinked temporary file. */
+static int file_spill(struct file *f)
+{
+	ssize_t n;
+	int fd = file_tmp();
+
+	if (fd < 0)
+		return fd;
 	n = f->size ? pwrite(fd, f->mem, f->size, 0) : 0;
 	if (n < 0 || (uint64_t)n != f->size) {
 		int err = n < 0 ? errno : ENOSPC;
@@ -148,7 +210,9 @@ int file_write(struct file *f, uint64_t off, const void *buf, size_t len)
 		f->is_too_big = true;
 		return -EFBIG;
 	}
-	rc = file_reserve(f, end);
+	rc = file_own(f);
+	if (rc == 0)
+		rc = file_reserve(f, end);
 	if (rc == 0 && off > f->size)
 		rc = file_zero_fill(f, off);
 	if (rc == 0)
@@ -179,6 +243,9 @@ int file_truncate(struct file *f, uint64_t size)
 
 	if (size > STORE_VALUE_MAX)
 		return -EFBIG;
+	rc = file_own(f);
+	if (rc)
+		return rc;
 	if (size > f->size) {
 		rc = file_reserve(f, size);
 		if (rc == 0)

@@ -53,7 +53,16 @@ struct file {
 	char *mem;	       /* content while in memory */
 	size_t mem_cap;	       /* bytes allocated at mem */
 	int fd;		       /* content after spilling, else -1 */
+	bool is_fd_shared;     /* fd is also a stored value (a put kept
+				  it, or it came from open_value): copied
+				  before any change */
 };
+
+/*
+ * Where content goes past FILE_MEM_MAX: dir (kept, not copied), or
+ * $TMPDIR, else /tmp, when dir is NULL.  Set once before any file.
+ */
+void file_set_spill_dir(const char *dir);
 
 /* A new, empty, unloaded file.  NULL on allocation failure. */
 struct file *file_new(struct inode *in, bool is_writable, bool is_append);
@@ -73,6 +82,9 @@ int file_write(struct file *f, uint64_t off, const void *buf, size_t len);
 
 /* Set the size, zero-filling when it grows.  -EFBIG past the limit. */
 int file_truncate(struct file *f, uint64_t size);
+
+/* Take fd (size bytes, read-only, shared) as the whole content. */
+void file_adopt_fd(struct file *f, int fd, uint64_t size);
 
 /* Fill buf with len bytes of content at off; a store_put reader. */
 int file_put_read(void *f, uint64_t off, void *buf, size_t len);

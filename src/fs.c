@@ -29,6 +29,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "attr.h"
 #include "config.h"
 #include "file.h"
 #include "fs.h"
@@ -547,8 +548,19 @@ static int fs_file_load(struct fs *fs, struct file *f)
 		file_free(pending);
 		f->is_dirty = true;
 	} else {
+		int fd = -1;
+
 		file_clear(f);
-		rc = fs->st->ops->get(fs->st, ns, key, len, file_sink, f, &a);
+		/* A value kept as a file is read from it, not copied. */
+		rc =
+		    fs->st->ops->open_value
+			? fs->st->ops->open_value(fs->st, ns, key, len, &fd, &a)
+			: 0;
+		if (rc == 0 && fd >= 0)
+			file_adopt_fd(f, fd, a.size);
+		else if (rc == 0)
+			rc = fs->st->ops->get(fs->st, ns, key, len, file_sink,
+					      f, &a);
 		if (rc == -ENOENT && f->is_writable)
 			rc = 0;
 		else if (rc == 0 && f->open_version &&
@@ -715,6 +727,9 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	 */
 	if (f->is_append_only)
 		put.flags |= STORE_PUT_APPEND;
+	else if (f->fd >= 0)
+		put.flags |= STORE_PUT_FD; /* the store may keep the file */
+	put.fd = f->fd;
 	put.size = f->size;
 	put.read = file_put_read;
 	put.ctx = f;
@@ -736,6 +751,8 @@ static int fs_file_store(struct fs *fs, struct file *f)
 		return rc;
 	}
 	f->is_dirty = false;
+	if (put.flags & STORE_PUT_FD)
+		f->is_fd_shared = true;
 	__atomic_add_fetch(&fs->puts, 1, __ATOMIC_RELAXED);
 	if (log_max_level >= LOG_DEBUG) {
 		char shown[LOG_KEY_BUF];
@@ -2406,27 +2423,6 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
  * Other user.* attributes are stored per row.  No handler answers
  * ENOSYS: the kernel would refuse every xattr call for good.
  */
-#define FS_XA_META "user.kv.metadata"
-#define FS_XA_EXP  "user.kv.expiration"
-#define FS_XA_TTL  "user.kv.expiration_ttl"
-#define FS_EXP_MAX 2147483647LL /* Workers KV's 32-bit field */
-
-enum fs_xa { FS_XA_OTHER, FS_XA_KV_META, FS_XA_KV_EXP, FS_XA_KV_TTL };
-
-/* Which attribute name is; -EOPNOTSUPP outside user.*. */
-static int fs_xa_kind(const char *name)
-{
-	if (!strcmp(name, FS_XA_META))
-		return FS_XA_KV_META;
-	if (!strcmp(name, FS_XA_EXP))
-		return FS_XA_KV_EXP;
-	if (!strcmp(name, FS_XA_TTL))
-		return FS_XA_KV_TTL;
-	if (!strncmp(name, "user.", 5) && name[5])
-		return FS_XA_OTHER;
-	return -EOPNOTSUPP;
-}
-
 /* Reply with value as getxattr(2) expects it for a buffer of size. */
 static void fs_reply_xattr(fuse_req_t req, const char *value, size_t len,
 			   size_t size)
@@ -2439,29 +2435,12 @@ static void fs_reply_xattr(fuse_req_t req, const char *value, size_t len,
 		fuse_reply_buf(req, value, len);
 }
 
-/* A whole number of seconds, decimal digits only, at most 19. */
-static int fs_parse_sec(const char *value, size_t size, int64_t *out)
-{
-	int64_t n = 0;
-	size_t i;
-
-	if (size == 0 || size > 18)
-		return -EINVAL;
-	for (i = 0; i < size; i++) {
-		if (value[i] < '0' || value[i] > '9')
-			return -EINVAL;
-		n = n * 10 + (value[i] - '0');
-	}
-	*out = n;
-	return 0;
-}
-
 static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			   size_t size)
 {
 	struct fs *fs = fs_of(req);
 	struct inode *in = fs_inode(ino);
-	int xa = fs_xa_kind(name);
+	int xa = attr_kind(name);
 	char key[FS_KEY_BUF], num[32], *buf = NULL;
 	enum store_kind kind;
 	struct store_attr a;
@@ -2474,27 +2453,31 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
-	if (rc || xa < 0 || (xa != FS_XA_OTHER && kind != STORE_KEY)) {
+	if (xa == -EINVAL) {
+		fuse_reply_err(req, EINVAL); /* "user." alone, as ext4 */
+		return;
+	}
+	if (rc || xa < 0 || (xa != ATTR_OTHER && kind != STORE_KEY)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
 	switch (xa) {
-	case FS_XA_KV_META:
+	case ATTR_KV_META:
 		buf = size ? malloc(size) : NULL;
 		rc = size && !buf ? -ENOMEM
 				  : fs->st->ops->meta_get(fs->st, ns, key, klen,
 							  buf, size, &len);
 		break;
-	case FS_XA_KV_EXP:
-	case FS_XA_KV_TTL:
+	case ATTR_KV_EXP:
+	case ATTR_KV_TTL:
 		rc = fs->st->ops->stat(fs->st, ns, key, klen, kind, &a);
 		if (rc == 0 && a.expiration == 0)
 			rc = -ENODATA;
 		if (rc == 0) {
 			int64_t v = a.expiration;
 
-			if (xa == FS_XA_KV_TTL)
-				v = v > time(NULL) ? v - time(NULL) : 0;
+			if (xa == ATTR_KV_TTL)
+				v = attr_ttl_left(v, time(NULL));
 			len = (size_t)snprintf(num, sizeof(num), "%lld",
 					       (long long)v);
 		}
@@ -2568,10 +2551,10 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		rc =
 		    fs->st->ops->meta_get(fs->st, ns, key, klen, NULL, 0, &len);
 		if (rc == 0)
-			fs_names_add(&l, 0, FS_XA_META);
+			fs_names_add(&l, 0, ATTR_META);
 		rc = fs->st->ops->stat(fs->st, ns, key, klen, kind, &a);
 		if (rc == 0 && a.expiration)
-			fs_names_add(&l, 0, FS_XA_EXP);
+			fs_names_add(&l, 0, ATTR_EXP);
 	}
 	rc = fs->st->ops->xattr_list(fs->st, ns, key, klen, kind, fs_names_add,
 				     &l);
@@ -2591,18 +2574,11 @@ static int fs_set_expiration(struct fs *fs, int64_t ns, const char *key,
 			     size_t klen, int xa, const char *value,
 			     size_t size)
 {
-	int64_t now = time(NULL), v;
-	int rc = fs_parse_sec(value, size, &v);
+	int64_t v;
+	int rc = attr_expiration(xa, value, size, time(NULL), &v);
 
 	if (rc)
 		return rc;
-	if (xa == FS_XA_KV_TTL) {
-		if (v < 60)
-			return -EINVAL;
-		v += now;
-	}
-	if (v < now + 60 || v > FS_EXP_MAX)
-		return -EINVAL;
 	return fs->st->ops->expire(fs->st, ns, key, klen, v);
 }
 
@@ -2614,7 +2590,7 @@ static int fs_kv_xattr_exists(struct fs *fs, int64_t ns, const char *key,
 	size_t len;
 	int rc;
 
-	if (xa == FS_XA_KV_META) {
+	if (xa == ATTR_KV_META) {
 		rc =
 		    fs->st->ops->meta_get(fs->st, ns, key, klen, NULL, 0, &len);
 		return rc == 0 ? 1 : rc == -ENODATA ? 0 : rc;
@@ -2626,7 +2602,7 @@ static int fs_kv_xattr_exists(struct fs *fs, int64_t ns, const char *key,
 static int fs_setxattr_in(struct fs *fs, struct inode *in, const char *name,
 			  const char *value, size_t size, int flags)
 {
-	int xa = fs_xa_kind(name), rc, has;
+	int xa = attr_kind(name), rc, has;
 	char key[FS_KEY_BUF];
 	enum store_kind kind;
 	size_t klen;
@@ -2635,9 +2611,9 @@ static int fs_setxattr_in(struct fs *fs, struct inode *in, const char *name,
 	if (xa < 0)
 		return xa;
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
-	if (rc || (xa != FS_XA_OTHER && kind != STORE_KEY))
+	if (rc || (xa != ATTR_OTHER && kind != STORE_KEY))
 		return -EPERM;
-	if (xa != FS_XA_OTHER && (flags & (XATTR_CREATE | XATTR_REPLACE))) {
+	if (xa != ATTR_OTHER && (flags & (XATTR_CREATE | XATTR_REPLACE))) {
 		has = fs_kv_xattr_exists(fs, ns, key, klen, xa);
 		if (has < 0)
 			return has;
@@ -2647,11 +2623,11 @@ static int fs_setxattr_in(struct fs *fs, struct inode *in, const char *name,
 			return -ENODATA;
 	}
 	switch (xa) {
-	case FS_XA_KV_META:
+	case ATTR_KV_META:
 		return fs->st->ops->meta_set(fs->st, ns, key, klen, value,
 					     size);
-	case FS_XA_KV_EXP:
-	case FS_XA_KV_TTL:
+	case ATTR_KV_EXP:
+	case ATTR_KV_TTL:
 		return fs_set_expiration(fs, ns, key, klen, xa, value, size);
 	}
 	if (kind == STORE_DIR) {
@@ -2689,7 +2665,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct inode *in = fs_inode(ino);
-	int xa = fs_xa_kind(name), rc, has;
+	int xa = attr_kind(name), rc, has;
 	char key[FS_KEY_BUF];
 	enum store_kind kind;
 	size_t klen;
@@ -2700,8 +2676,8 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
-	if (rc || xa < 0 || (xa != FS_XA_OTHER && kind != STORE_KEY)) {
-		fuse_reply_err(req, rc || xa >= 0 ? ENODATA : EOPNOTSUPP);
+	if (rc || xa < 0 || (xa != ATTR_OTHER && kind != STORE_KEY)) {
+		fuse_reply_err(req, rc || xa >= 0 ? ENODATA : -xa);
 		return;
 	}
 	rc = fs_writable(fs, ns);
@@ -2710,13 +2686,13 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	pthread_rwlock_wrlock(&fs->change_lock);
-	if (xa == FS_XA_OTHER) {
+	if (xa == ATTR_OTHER) {
 		rc = fs->st->ops->xattr_remove(fs->st, ns, key, klen, kind,
 					       name);
 	} else {
 		has = fs_kv_xattr_exists(fs, ns, key, klen, xa);
 		rc = has < 0 ? has : has == 0 ? -ENODATA : 0;
-		if (rc == 0 && xa == FS_XA_KV_META)
+		if (rc == 0 && xa == ATTR_KV_META)
 			rc = fs->st->ops->meta_set(fs->st, ns, key, klen, NULL,
 						   0);
 		else if (rc == 0)
@@ -2938,6 +2914,7 @@ int fs_main(const struct fs_mount *m)
 	/* SQLite connections must not cross fork(): open after detaching. */
 	if (fs_open_store(&fs))
 		goto unmount;
+	file_set_spill_dir(fs.st->spill_dir);
 	log_info("mounted %s on %s (store %s, namespaces in config: %d)",
 		 m->cfg->file ? m->cfg->file : "the default config",
 		 m->mountpoint, m->cfg->store_path, m->cfg->ns_count);

@@ -75,6 +75,9 @@ struct store_attr {
 #define STORE_PUT_NEW_ONLY_ATTR                                                \
 	8 /* apply attr's mode/uid/gid only when                               \
 	     the key is created */
+#define STORE_PUT_FD                                                           \
+	32 /* fd holds the value too, see struct                               \
+	      store_put */
 
 /*
  * Where a put's value comes from: read(ctx, off, buf, len) must fill
@@ -86,6 +89,14 @@ struct store_put {
 	uint64_t size; /* bytes in the value (or to append) */
 	int (*read)(void *ctx, uint64_t off, void *buf, size_t len);
 	void *ctx;
+	/*
+	 * With STORE_PUT_FD (and without STORE_PUT_APPEND): an unlinked
+	 * file, made in struct store's spill_dir, whose bytes are exactly
+	 * the value.  The store may keep that very file as the value
+	 * instead of copying it, so once the put succeeded the caller
+	 * must never write to it again (reading is fine).
+	 */
+	int fd;
 	struct store_attr attr; /* mode, uid, gid, mtime_ns (0: now) */
 	const char *metadata;	/* JSON or NULL, without KEEP_META */
 	int64_t expiration;	/* 0: none, without KEEP_META */
@@ -239,10 +250,24 @@ struct store_ops {
 			    char **out, size_t *out_len);
 	/* Remove at most limit expired keys; *removed gets the count. */
 	int (*sweep)(struct store *st, int limit, int *removed);
+	/*
+	 * Optional (NULL: not offered).  Fills *attr and, when the value
+	 * is kept as a file of its own, sets *fd to a new read-only
+	 * descriptor of it: the value's bytes as they were, whatever
+	 * later puts do.  Otherwise *fd is -1 (use get()).
+	 */
+	int (*open_value)(struct store *st, int64_t ns, const char *key,
+			  size_t key_len, int *fd, struct store_attr *attr);
 };
 
 struct store {
 	const struct store_ops *ops;
+	/*
+	 * Where a caller should make the unlinked files it hands to
+	 * put() with STORE_PUT_FD, so that the store can keep them
+	 * without a copy; NULL: anywhere.
+	 */
+	const char *spill_dir;
 };
 
 /*

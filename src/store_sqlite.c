@@ -14,27 +14,51 @@
  * needs.  Keys are BLOBs: SQLite compares them with memcmp, which is
  * Workers KV's list order.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "log.h"
+#include "name.h"
 #include "store.h"
 
 #define SQ_APP_ID	0x6b766673 /* "kvfs" */
-#define SQ_SCHEMA	1
+#define SQ_SCHEMA	2
 #define SQ_INLINE_BYTES 65536 /* values up to this go through bind/column */
 #define SQ_CHUNK	(256 * 1024)
+#define SQ_VFILE_NAME	33   /* 32 hex digits and a NUL */
+#define SQ_ORPHAN_SEC	3600 /* an unlisted value file this old is junk */
+
+/*
+ * Large values written through the mount live as files in the folder
+ * "<database>-values", named by kv.vfile (value is then empty).  A file
+ * whose row goes away or gets another value is listed in vgc by these
+ * triggers, in the same transaction, and unlinked after the commit
+ * (sq_gc), so a crash never loses a value nor leaks a file for long.
+ */
+#define SQ_VFILE_SQL                                                           \
+	"CREATE TABLE vgc(name TEXT PRIMARY KEY) WITHOUT ROWID;"               \
+	"CREATE INDEX kv_vfile ON kv(vfile) WHERE vfile IS NOT NULL;"          \
+	"CREATE TRIGGER kv_del_vfile AFTER DELETE ON kv"                       \
+	" WHEN OLD.vfile IS NOT NULL BEGIN"                                    \
+	" INSERT OR IGNORE INTO vgc VALUES (OLD.vfile); END;"                  \
+	"CREATE TRIGGER kv_upd_vfile AFTER UPDATE OF vfile ON kv"              \
+	" WHEN OLD.vfile IS NOT NULL AND OLD.vfile IS NOT NEW.vfile BEGIN"     \
+	" INSERT OR IGNORE INTO vgc VALUES (OLD.vfile); END;"
 
 static const char sq_schema_sql[] =
     "PRAGMA application_id = 1802921587;"
-    "PRAGMA user_version = 1;"
+    "PRAGMA user_version = 2;"
     "CREATE TABLE ns(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
     " bytes INTEGER NOT NULL DEFAULT 0, keys INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE kv(id INTEGER PRIMARY KEY,"
@@ -45,7 +69,7 @@ static const char sq_schema_sql[] =
     " mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
     " expiration INTEGER NOT NULL DEFAULT 0, metadata TEXT,"
     " version INTEGER NOT NULL, value BLOB NOT NULL DEFAULT x'',"
-    " UNIQUE(ns, key, kind));"
+    " vfile TEXT, UNIQUE(ns, key, kind));"
     "CREATE INDEX kv_expiration ON kv(expiration) WHERE expiration > 0;"
     "CREATE TRIGGER kv_ins AFTER INSERT ON kv BEGIN"
     " UPDATE ns SET bytes = bytes + NEW.size, keys = keys + 1"
@@ -61,11 +85,21 @@ static const char sq_schema_sql[] =
     "CREATE TABLE xattr(row INTEGER NOT NULL, name TEXT NOT NULL,"
     " value BLOB NOT NULL, PRIMARY KEY(row, name)) WITHOUT ROWID;"
     "CREATE TRIGGER kv_del_xattr AFTER DELETE ON kv BEGIN"
-    " DELETE FROM xattr WHERE row = OLD.id; END;";
+    " DELETE FROM xattr WHERE row = OLD.id; END;" SQ_VFILE_SQL;
+
+/* From schema 1, which kept every value in kv.value. */
+static const char sq_migrate_1_sql[] =
+    "ALTER TABLE kv ADD COLUMN vfile TEXT;" SQ_VFILE_SQL
+    "PRAGMA user_version = 2;";
 
 #define SQ_ATTR_COLS                                                           \
 	"size, mode, uid, gid, mtime_ns, ctime_ns, expiration, version"
-#define SQ_LIVE "(expiration = 0 OR expiration > ?9)"
+/*
+ * The + keeps SQLite from comparing ?9 with the partial index's
+ * "expiration > 0": a plan that depends on a bound value is prepared
+ * again at every new binding, which cost half of kvfs's CPU time.
+ */
+#define SQ_LIVE "(expiration = 0 OR expiration > +?9)"
 
 enum sq_stmt_id {
 	SQ_BEGIN_READ,
@@ -81,6 +115,7 @@ enum sq_stmt_id {
 	SQ_STAT,
 	SQ_GET,
 	SQ_DROP_EXPIRED,
+	SQ_STAT_ANY,
 	SQ_PUT,
 	SQ_APPEND,
 	SQ_MKDIR,
@@ -107,6 +142,10 @@ enum sq_stmt_id {
 	SQ_XATTR_TOTAL,
 	SQ_XATTR_CLEAR,
 	SQ_SWEEP,
+	SQ_VFILE_OF,
+	SQ_APPEND_FILE,
+	SQ_GC_LIST,
+	SQ_GC_DONE,
 	SQ_STMT_COUNT
 };
 
@@ -130,20 +169,23 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
     [SQ_STAT] = "SELECT " SQ_ATTR_COLS ", id FROM kv"
 		" WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
     [SQ_GET] = "SELECT " SQ_ATTR_COLS ", id,"
-	       " CASE WHEN size <= 65536 THEN value END FROM kv"
+	       " CASE WHEN size <= 65536 THEN value END, vfile FROM kv"
 	       " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
+    /* a row, live or expired */
+    [SQ_STAT_ANY] = "SELECT " SQ_ATTR_COLS ", id FROM kv"
+		    " WHERE ns = ?1 AND key = ?2 AND kind = 0",
     [SQ_DROP_EXPIRED] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
 			" AND kind = 0 AND expiration > 0"
 			" AND expiration <= ?9",
     /* ?4 size ?5 value ?6 mode ?7 uid ?8 gid ?10 mtime ?11 now_ns
        ?12 keep meta ?13 metadata ?14 expiration ?15 attrs on create
-       only */
+       only ?16 value file or NULL */
     [SQ_PUT] = "INSERT INTO kv(ns, key, kind, size, value, mode, uid, gid,"
-	       " mtime_ns, ctime_ns, expiration, metadata, version)"
+	       " mtime_ns, ctime_ns, expiration, metadata, version, vfile)"
 	       " VALUES (?1, ?2, 0, ?4, ?5, ?6, ?7, ?8, ?10, ?11, ?14, ?13,"
-	       " ?11)"
+	       " ?11, ?16)"
 	       " ON CONFLICT(ns, key, kind) DO UPDATE SET size = ?4,"
-	       " value = ?5,"
+	       " value = ?5, vfile = ?16,"
 	       " mode = CASE WHEN ?15 OR ?6 = 0 THEN mode ELSE ?6 END,"
 	       " uid = CASE WHEN ?15 OR ?7 = -1 THEN uid ELSE ?7 END,"
 	       " gid = CASE WHEN ?15 OR ?8 = -1 THEN gid ELSE ?8 END,"
@@ -195,8 +237,12 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
 		  " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
     [SQ_META_GET] = "SELECT metadata FROM kv"
 		    " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
-    /* ?1 text: its compact form, or an error if it is not JSON */
-    [SQ_JSON] = "SELECT json(?1)",
+    /*
+     * ?1 text: its compact form; NULL or an error if it is not JSON.
+     * json_valid first: SQLite 3.42 and later also take JSON5 in json()
+     * ({a:1,}, 'x', 0x10, comments), which Workers KV would refuse.
+     */
+    [SQ_JSON] = "SELECT CASE WHEN json_valid(?1) THEN json(?1) END",
     /* ?4 metadata (NULL clears) */
     [SQ_META_SET] = "UPDATE kv SET metadata = ?4, ctime_ns = ?11"
 		    " WHERE ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
@@ -216,17 +262,31 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
     /* ?4 batch size */
     [SQ_SWEEP] = "DELETE FROM kv WHERE id IN (SELECT id FROM kv"
 		 " WHERE expiration > 0 AND expiration <= ?9 LIMIT ?4)",
+    /* ?4 row id */
+    [SQ_VFILE_OF] = "SELECT vfile FROM kv WHERE id = ?4",
+    /* ?4 bytes appended to the row's value file */
+    [SQ_APPEND_FILE] = "UPDATE kv SET size = size + ?4,"
+		       " mtime_ns = ?10, ctime_ns = ?11,"
+		       " version = max(?11, version + 1)"
+		       " WHERE ns = ?1 AND key = ?2 AND kind = 0"
+		       " RETURNING id, " SQ_ATTR_COLS,
+    [SQ_GC_LIST] = "SELECT name FROM vgc LIMIT 64",
+    /* ?5 name */
+    [SQ_GC_DONE] = "DELETE FROM vgc WHERE name = ?5",
 };
 
 struct sq_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ_STMT_COUNT];
 	struct sq_conn *next; /* free list link, guarded by sq_store.lock */
+	int64_t changes;      /* sqlite3_total_changes64() at the last sq_gc */
 };
 
 struct sq_store {
 	struct store base;
 	char *path;
+	char *vdir;  /* "<path>-values" */
+	int vdir_fd; /* open on vdir, -1: values stay in the database */
 	int busy_timeout_ms;
 	bool is_sync_full;
 	pthread_mutex_t lock; /* guards free */
@@ -319,8 +379,15 @@ static int sq_acquire(struct sq_store *s, struct sq_conn **out)
 	return sq_conn_open(s, out);
 }
 
+static void sq_gc(struct sq_store *s, struct sq_conn *c);
+
 static void sq_release(struct sq_store *s, struct sq_conn *c)
 {
+	/* Any write may have left value files to unlink. */
+	if (s->vdir_fd >= 0 && sqlite3_total_changes64(c->db) != c->changes) {
+		sq_gc(s, c);
+		c->changes = sqlite3_total_changes64(c->db);
+	}
 	pthread_mutex_lock(&s->lock);
 	c->next = s->free;
 	s->free = c;
@@ -389,6 +456,112 @@ static int sq_end(struct sq_conn *c, int rc)
 	return rc;
 }
 
+/*
+ * Unlink the value files that committed changes left behind (listed in
+ * vgc by the triggers).  Best effort: what fails now is left for the
+ * next call, by this process or another one using the database.
+ */
+static void sq_gc(struct sq_store *s, struct sq_conn *c)
+{
+	char names[64][SQ_VFILE_NAME];
+	sqlite3_stmt *st = sq_stmt(c, SQ_GC_LIST);
+	int i, n = 0, rc;
+
+	if (!st)
+		return;
+	while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+
+		if (name && strlen(name) < SQ_VFILE_NAME && !strchr(name, '/'))
+			strcpy(names[n++], name);
+	}
+	sqlite3_reset(st);
+	if (n == 0 || sq_begin(c, true))
+		return;
+	for (i = 0, rc = 0; i < n && rc == 0; i++) {
+		if (unlinkat(s->vdir_fd, names[i], 0) && errno != ENOENT) {
+			log_warn("store: cannot remove %s/%s: %s", s->vdir,
+				 names[i], strerror(errno));
+			continue;
+		}
+		st = sq_stmt(c, SQ_GC_DONE);
+		if (!st)
+			break;
+		sqlite3_bind_text(st, 5, names[i], -1, SQLITE_STATIC);
+		rc = sq_errno(c->db, sqlite3_step(st), "remove value file");
+		sqlite3_reset(st);
+	}
+	sq_end(c, rc);
+}
+
+/*
+ * Make the unlinked file fd (size bytes) the value file of a put: link
+ * it into vdir under a new random name, written to name.  With sync =
+ * full the file and the folder reach the disk before the row does.
+ */
+static int sq_vfile_link(struct sq_store *s, int fd, uint64_t size,
+			 char name[SQ_VFILE_NAME])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[(SQ_VFILE_NAME - 1) / 2];
+	char proc[64];
+	struct stat sb;
+	size_t i;
+
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) ||
+	    (uint64_t)sb.st_size != size)
+		return -EINVAL;
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EIO;
+	for (i = 0; i < sizeof(r); i++) {
+		name[2 * i] = hex[r[i] >> 4];
+		name[2 * i + 1] = hex[r[i] & 15];
+	}
+	name[2 * sizeof(r)] = '\0';
+	if (s->is_sync_full && fdatasync(fd))
+		return -EIO;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, s->vdir_fd, name, AT_SYMLINK_FOLLOW))
+		return -errno;
+	if (s->is_sync_full && fsync(s->vdir_fd)) {
+		unlinkat(s->vdir_fd, name, 0);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Append put's bytes to the value file name at offset at. */
+static int sq_vfile_append(struct sq_store *s, const char *name, uint64_t at,
+			   const struct store_put *put)
+{
+	uint64_t off;
+	void *buf;
+	int fd, rc = 0;
+
+	fd = openat(s->vdir_fd, name, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOSPC ? -ENOSPC : -EIO;
+	buf = malloc(SQ_CHUNK);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (off = 0; off < put->size && rc == 0; off += SQ_CHUNK) {
+		size_t n =
+		    put->size - off < SQ_CHUNK ? put->size - off : SQ_CHUNK;
+
+		rc = put->read(put->ctx, off, buf, n);
+		if (rc == 0 &&
+		    pwrite(fd, buf, n, (off_t)(at + off)) != (ssize_t)n)
+			rc = errno == ENOSPC ? -ENOSPC : -EIO;
+	}
+	if (rc == 0 && s->is_sync_full && fdatasync(fd))
+		rc = -EIO;
+	free(buf);
+	close(fd);
+	return rc;
+}
+
 static void sq_bind_key(sqlite3_stmt *st, int64_t ns, const char *key,
 			size_t key_len)
 {
@@ -419,6 +592,9 @@ static void sq_close(struct store *base)
 		sq_conn_close(c);
 	}
 	pthread_mutex_destroy(&s->lock);
+	if (s->vdir_fd >= 0)
+		close(s->vdir_fd);
+	free(s->vdir);
 	free(s->path);
 	free(s);
 }
@@ -624,16 +800,46 @@ static int sq_blob_to_sink(struct sq_conn *c, int64_t rowid, uint64_t size,
 	return rc;
 }
 
-static int sq_peek(struct store *base, int64_t ns, const char *key,
-		   size_t key_len, uint64_t max_size, store_sink_fn fn,
-		   void *ctx, struct store_attr *attr)
+/* Stream size bytes of the value file fd into fn. */
+static int sq_fd_to_sink(int fd, uint64_t size, store_sink_fn fn, void *ctx)
 {
-	struct sq_store *s = (struct sq_store *)base;
+	uint64_t off;
+	ssize_t n;
+	void *buf = malloc(SQ_CHUNK);
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (off = 0; off < size && rc == 0; off += (uint64_t)n) {
+		size_t want = size - off < SQ_CHUNK ? size - off : SQ_CHUNK;
+
+		n = pread(fd, buf, want, (off_t)off);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		rc = n <= 0 ? -EIO : fn(ctx, buf, (size_t)n);
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * A value and its attributes: streamed into fn when it is at most
+ * max_size bytes, or, with fd_out and a value file, as a descriptor of
+ * that file (*fd_out, else -1) instead.  A value file can be unlinked
+ * by a put committed after this read's snapshot: -EAGAIN, read again.
+ */
+static int sq_value(struct sq_store *s, int64_t ns, const char *key,
+		    size_t key_len, uint64_t max_size, store_sink_fn fn,
+		    void *ctx, struct store_attr *attr, int *fd_out)
+{
+	char vfile[SQ_VFILE_NAME] = "";
 	struct store_attr a;
 	struct sq_conn *c;
 	sqlite3_stmt *st;
 	int64_t rowid;
-	int rc;
+	int rc, fd;
 
 	rc = sq_acquire(s, &c);
 	if (rc)
@@ -655,7 +861,24 @@ static int sq_peek(struct store *base, int64_t ns, const char *key,
 	}
 	sq_attr_read(st, 0, &a);
 	rowid = sqlite3_column_int64(st, 8);
-	if (a.size > max_size) {
+	if (sqlite3_column_type(st, 10) == SQLITE_TEXT &&
+	    sqlite3_column_bytes(st, 10) < SQ_VFILE_NAME)
+		strcpy(vfile, (const char *)sqlite3_column_text(st, 10));
+	if (vfile[0] && (fd_out || a.size <= max_size)) {
+		sqlite3_reset(st);
+		fd = s->vdir_fd < 0
+			 ? -1
+			 : openat(s->vdir_fd, vfile, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = errno == ENOENT ? -EAGAIN : -EIO;
+		} else if (fd_out) {
+			*fd_out = fd;
+			rc = 0;
+		} else {
+			rc = sq_fd_to_sink(fd, a.size, fn, ctx);
+			close(fd);
+		}
+	} else if (fd_out || a.size > max_size) {
 		sqlite3_reset(st);
 		rc = 0;
 	} else if (a.size <= SQ_INLINE_BYTES) {
@@ -676,11 +899,42 @@ release:
 	return rc;
 }
 
+static int sq_peek(struct store *base, int64_t ns, const char *key,
+		   size_t key_len, uint64_t max_size, store_sink_fn fn,
+		   void *ctx, struct store_attr *attr)
+{
+	int rc, tries = 0;
+
+	/*
+	 * A sink that saw part of a value before -EAGAIN cannot take it
+	 * again; values are streamed from their file only after it is
+	 * open, so -EAGAIN always comes before the first byte.
+	 */
+	do
+		rc = sq_value((struct sq_store *)base, ns, key, key_len,
+			      max_size, fn, ctx, attr, NULL);
+	while (rc == -EAGAIN && ++tries < 8);
+	return rc == -EAGAIN ? -EIO : rc;
+}
+
 static int sq_get(struct store *base, int64_t ns, const char *key,
 		  size_t key_len, store_sink_fn fn, void *ctx,
 		  struct store_attr *attr)
 {
 	return sq_peek(base, ns, key, key_len, UINT64_MAX, fn, ctx, attr);
+}
+
+static int sq_open_value(struct store *base, int64_t ns, const char *key,
+			 size_t key_len, int *fd, struct store_attr *attr)
+{
+	int rc, tries = 0;
+
+	*fd = -1;
+	do
+		rc = sq_value((struct sq_store *)base, ns, key, key_len, 0,
+			      NULL, NULL, attr, fd);
+	while (rc == -EAGAIN && ++tries < 8);
+	return rc == -EAGAIN ? -EIO : rc;
 }
 
 /* Fill a blob of a freshly written row from the put's read callback. */
@@ -760,28 +1014,81 @@ static int sq_step_returning(struct sq_conn *c, sqlite3_stmt *st,
 	return rc;
 }
 
-static int sq_put_on(struct sq_conn *c, int64_t ns, const char *key,
-		     size_t key_len, const struct store_put *put,
-		     struct store_attr *out)
+/* The value file of row rowid into name ("" if none). */
+static int sq_vfile_of(struct sq_conn *c, int64_t rowid,
+		       char name[SQ_VFILE_NAME])
 {
-	bool append = put->flags & STORE_PUT_APPEND;
-	struct store_attr cur;
-	sqlite3_stmt *st;
-	void *inline_buf = NULL;
-	uint64_t at = 0;
-	int64_t rowid = 0;
+	sqlite3_stmt *st = sq_stmt(c, SQ_VFILE_OF);
+	const char *v;
 	int rc;
 
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 4, rowid);
+	rc = sqlite3_step(st);
+	v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	name[0] = '\0';
+	if (v && strlen(v) < SQ_VFILE_NAME)
+		strcpy(name, v);
+	rc = rc == SQLITE_ROW ? 0 : sq_errno(c->db, rc, "value file");
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
+ * The key's row for a put (inside its write transaction): an expired
+ * row is deleted first, so that the put starts fresh (-ENOENT).
+ */
+static int sq_stat_put(struct sq_conn *c, int64_t ns, const char *key,
+		       size_t key_len, struct store_attr *a, int64_t *rowid)
+{
+	sqlite3_stmt *st = sq_stmt(c, SQ_STAT_ANY);
+	int64_t now = sq_now_ns() / 1000000000;
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sq_bind_key(st, ns, key, key_len);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		sq_attr_read(st, 0, a);
+		*rowid = sqlite3_column_int64(st, 8);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : sq_errno(c->db, rc, "stat");
+	}
+	sqlite3_reset(st);
+	if (rc || a->expiration == 0 || a->expiration > now)
+		return rc;
 	st = sq_stmt(c, SQ_DROP_EXPIRED);
 	if (!st)
 		return -EIO;
 	sq_bind_key(st, ns, key, key_len);
 	rc = sq_errno(c->db, sqlite3_step(st), "drop expired");
 	sqlite3_reset(st);
-	if (rc)
-		return rc;
+	return rc ? rc : -ENOENT;
+}
 
-	rc = sq_stat_on(c, ns, key, key_len, STORE_KEY, &cur, NULL);
+/*
+ * Put a value on connection c, inside a write transaction.  vfile: the
+ * name of a value file already linked by sq_vfile_link() that holds
+ * the value (not for appends), or NULL to store the bytes in the row.
+ */
+static int sq_put_on(struct sq_store *s, struct sq_conn *c, int64_t ns,
+		     const char *key, size_t key_len,
+		     const struct store_put *put, const char *vfile,
+		     struct store_attr *out)
+{
+	bool append = put->flags & STORE_PUT_APPEND;
+	char cur_vfile[SQ_VFILE_NAME] = "";
+	struct store_attr cur;
+	sqlite3_stmt *st;
+	void *inline_buf = NULL;
+	uint64_t at = 0;
+	int64_t rowid = 0, cur_row = 0;
+	int rc;
+
+	rc = sq_stat_put(c, ns, key, key_len, &cur, &cur_row);
 	if (rc && rc != -ENOENT)
 		return rc;
 	if (rc == 0 && (put->flags & STORE_PUT_EXCL))
@@ -790,18 +1097,39 @@ static int sq_put_on(struct sq_conn *c, int64_t ns, const char *key,
 		if (cur.size + put->size > STORE_VALUE_MAX)
 			return -EFBIG;
 		at = cur.size;
+		rc = sq_vfile_of(c, cur_row, cur_vfile);
+		if (rc)
+			return rc;
 	} else {
 		append = false;
 	}
 
-	st = sq_stmt(c, append ? SQ_APPEND : SQ_PUT);
+	/*
+	 * A value file grows in place: readers of the value as it was
+	 * read only its first cur.size bytes, and bytes past the row's
+	 * size after a failed append are overwritten by the next one.
+	 */
+	if (cur_vfile[0]) {
+		rc = sq_vfile_append(s, cur_vfile, at, put);
+		if (rc)
+			return rc;
+	}
+	st = sq_stmt(c, cur_vfile[0] ? SQ_APPEND_FILE
+			: append     ? SQ_APPEND
+				     : SQ_PUT);
 	if (!st)
 		return -EIO;
 	sq_bind_key(st, ns, key, key_len);
 	sqlite3_bind_int64(st, 4, (int64_t)put->size);
-	if (append) {
+	if (cur_vfile[0]) {
+		rc = 0;
+	} else if (append) {
 		rc = sq_errno(NULL, sqlite3_bind_zeroblob64(st, 5, put->size),
 			      "bind value");
+	} else if (vfile) {
+		sqlite3_bind_zeroblob(st, 5, 0);
+		sqlite3_bind_text(st, 16, vfile, -1, SQLITE_STATIC);
+		rc = 0;
 	} else {
 		rc = sq_bind_value(st, put, &inline_buf);
 	}
@@ -833,7 +1161,7 @@ static int sq_put_on(struct sq_conn *c, int64_t ns, const char *key,
 		if (rc)
 			goto done;
 	}
-	if (append || put->size > SQ_INLINE_BYTES)
+	if (!cur_vfile[0] && !vfile && (append || put->size > SQ_INLINE_BYTES))
 		rc = sq_blob_from_put(c, rowid, at, put);
 done:
 	sqlite3_clear_bindings(st);
@@ -846,6 +1174,8 @@ static int sq_put(struct store *base, int64_t ns, const char *key,
 		  struct store_attr *out)
 {
 	struct sq_store *s = (struct sq_store *)base;
+	char vfile[SQ_VFILE_NAME];
+	bool is_linked = false;
 	struct sq_conn *c;
 	int rc;
 
@@ -853,13 +1183,22 @@ static int sq_put(struct store *base, int64_t ns, const char *key,
 		return -ENAMETOOLONG;
 	if (put->size > STORE_VALUE_MAX)
 		return -EFBIG;
+	/* Anything that keeps the file from being linked: copy instead. */
+	if ((put->flags & STORE_PUT_FD) && !(put->flags & STORE_PUT_APPEND) &&
+	    put->size > SQ_INLINE_BYTES && s->vdir_fd >= 0 &&
+	    sq_vfile_link(s, put->fd, put->size, vfile) == 0)
+		is_linked = true;
 	rc = sq_acquire(s, &c);
-	if (rc)
-		return rc;
-	rc = sq_begin(c, true);
-	if (rc == 0)
-		rc = sq_end(c, sq_put_on(c, ns, key, key_len, put, out));
-	sq_release(s, c);
+	if (rc == 0) {
+		rc = sq_begin(c, true);
+		if (rc == 0)
+			rc =
+			    sq_end(c, sq_put_on(s, c, ns, key, key_len, put,
+						is_linked ? vfile : NULL, out));
+		sq_release(s, c);
+	}
+	if (rc && is_linked)
+		unlinkat(s->vdir_fd, vfile, 0);
 	return rc;
 }
 
@@ -893,8 +1232,8 @@ static int sq_put_many(struct store *base, int64_t ns,
 		put.attr.gid = -1;
 		rc = items[i].size > STORE_VALUE_MAX
 			 ? -EFBIG
-			 : sq_put_on(c, ns, items[i].key, items[i].key_len,
-				     &put, NULL);
+			 : sq_put_on(s, c, ns, items[i].key, items[i].key_len,
+				     &put, NULL, NULL);
 		if (rc)
 			*failed = i;
 	}
@@ -1324,6 +1663,17 @@ release:
 }
 
 /*
+ * Whether json[0..len) may go to SQLite as JSON text: no NUL (json()
+ * would stop there) and valid UTF-8, which RFC 8259 requires and json()
+ * does not check (metadata with a stray byte would be stored, then
+ * dropped by the CLI's list and export, whose JSON library refuses it).
+ */
+static bool sq_json_text_ok(const char *json, size_t len)
+{
+	return !memchr(json, '\0', len) && name_utf8_valid(json, len);
+}
+
+/*
  * The compact form of json into *out (malloc'ed), as SQLite's json()
  * writes it: -EINVAL if it is not JSON.
  *
@@ -1365,8 +1715,8 @@ static int sq_meta_set(struct store *base, int64_t ns, const char *key,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (json && memchr(json, '\0', json_len))
-		return -EINVAL; /* json() would stop at the NUL */
+	if (json && !sq_json_text_ok(json, json_len))
+		return -EINVAL;
 	rc = sq_acquire(s, &c);
 	if (rc)
 		return rc;
@@ -1403,7 +1753,7 @@ static int sq_json_compact_op(struct store *base, const char *json, size_t len,
 	struct sq_conn *c;
 	int rc;
 
-	if (memchr(json, '\0', len))
+	if (!sq_json_text_ok(json, len))
 		return -EINVAL;
 	rc = sq_acquire(s, &c);
 	if (rc)
@@ -1646,6 +1996,7 @@ static const struct store_ops sq_ops = {
     .sweep = sq_sweep,
     .put_many = sq_put_many,
     .json_compact = sq_json_compact_op,
+    .open_value = sq_open_value,
 };
 
 static int sq_pragma_int(sqlite3 *db, const char *sql, int64_t *out)
@@ -1688,6 +2039,23 @@ static int sq_check_or_create(sqlite3 *db, const char *path, char *err,
 	}
 	if (app_id == SQ_APP_ID && version == SQ_SCHEMA)
 		return 0;
+	if (app_id == SQ_APP_ID && version == 1) {
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sq_pragma_int(db, "PRAGMA user_version", &version);
+		if (rc == SQLITE_OK && version == 1)
+			rc = sqlite3_exec(db, sq_migrate_1_sql, NULL, NULL,
+					  NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		else
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		snprintf(err, err_size, "%s: cannot upgrade schema 1: %s", path,
+			 sqlite3_errmsg(db));
+		return sq_errno(db, rc, "upgrade") ?: -EIO;
+	}
 	if (app_id == SQ_APP_ID) {
 		snprintf(err, err_size,
 			 "%s: kvfs database of schema %lld, this kvfs knows %d",
@@ -1720,6 +2088,76 @@ static int sq_check_or_create(sqlite3 *db, const char *path, char *err,
 		return sq_errno(db, rc, "create") ?: -EIO;
 	}
 	return 0;
+}
+
+/*
+ * Remove value files that no row and no vgc entry names and that are
+ * older than SQ_ORPHAN_SEC: left by a crash between a put's link and
+ * its commit.  (A younger one may be another process's put in flight.)
+ */
+static void sq_orphans(struct sq_store *s, struct sq_conn *c)
+{
+	sqlite3_stmt *st = NULL;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+	int fd = dup(s->vdir_fd);
+	time_t now = time(NULL);
+
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (sqlite3_prepare_v2(c->db,
+			       "SELECT 1 FROM kv WHERE vfile = ?1 UNION ALL"
+			       " SELECT 1 FROM vgc WHERE name = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		closedir(d);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (strlen(de->d_name) != SQ_VFILE_NAME - 1 ||
+		    fstatat(s->vdir_fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(sb.st_mode) || now - sb.st_mtime < SQ_ORPHAN_SEC)
+			continue;
+		sqlite3_bind_text(st, 1, de->d_name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_DONE) {
+			log_info("store: removing unused value file %s/%s",
+				 s->vdir, de->d_name);
+			unlinkat(s->vdir_fd, de->d_name, 0);
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	closedir(d);
+}
+
+/*
+ * Open (making it if missing) the folder of value files.  Without it
+ * kvfs still works: every value is then kept in the database.
+ */
+static void sq_vdir_open(struct sq_store *s, struct sq_conn *c)
+{
+	size_t len = strlen(s->path);
+
+	s->vdir = malloc(len + sizeof("-values"));
+	if (!s->vdir)
+		return;
+	memcpy(s->vdir, s->path, len);
+	memcpy(s->vdir + len, "-values", sizeof("-values"));
+	if (mkdir(s->vdir, 0700) && errno != EEXIST)
+		log_warn("store: cannot make %s (%s): large values stay in "
+			 "the database",
+			 s->vdir, strerror(errno));
+	s->vdir_fd = open(s->vdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->vdir_fd < 0)
+		return;
+	if (access(s->vdir, W_OK) == 0)
+		s->base.spill_dir = s->vdir;
+	sq_orphans(s, c);
+	sq_gc(s, c);
 }
 
 int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
@@ -1770,6 +2208,7 @@ int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
 	s->base.ops = &sq_ops;
 	s->busy_timeout_ms = busy_timeout_ms;
 	s->is_sync_full = is_sync_full;
+	s->vdir_fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	rc = sq_conn_open(s, &c);
 	if (rc) {
@@ -1778,6 +2217,7 @@ int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
 		sq_close(&s->base);
 		return rc;
 	}
+	sq_vdir_open(s, c);
 	sq_release(s, c);
 	*out = &s->base;
 	return 0;

@@ -1,8 +1,9 @@
 #!/bin/bash
 # t_config: the command line and the config file.  A bad config stops
 # kvfs before mounting with "FILE:LINE: what is wrong" and exit status 2;
-# a database file kvfs cannot use gives a non-zero exit and is left as
-# it was; the positional CONFIG form, -o with mount-only options, a
+# every option of kvfs.ini.example wrong in turn (or given twice) is
+# refused that way with a database in use left untouched; a database
+# file kvfs cannot use gives a non-zero exit and is left as it was; the positional CONFIG form, -o with mount-only options, a
 # relative store path and the embedded default config all mount.
 . "$(dirname "$0")/lib.sh"
 
@@ -69,6 +70,99 @@ bad_config "the same namespace twice" 4 "[store]
 path = kvfs.db
 [namespace ns]
 [namespace ns]"
+
+# ---- every option wrong in turn, next to a database in use ----------------
+# Each key of kvfs.ini.example gets a wrong value (wrong type, out of
+# range, empty) or is given twice; kvfs must exit 2 naming FILE:LINE,
+# mount nothing and leave the database (which holds a key) as it was.
+kv_new seed "[namespace ns]"
+kv_start seed || bail "mount the seed database"
+echo kept >"${KV_MNTS[seed]}/ns/k"
+kv_stop seed || bail "stop the seed mount"
+seed_db=${KV_DBS[seed]}
+seed_sum=$(sha "$seed_db")
+
+# wrong_option SECTION KEY VALUE [TWICE]: one case; TWICE gives the key
+# a second time on the next line (with a good VALUE).
+wrong_option() {
+	local section=$1 key=$2 value=$3 twice=${4:-} id text line why=()
+	bad_n=$((bad_n + 1))
+	id=bad$bad_n
+	case $section in
+	store) text="[store]"$'\n'"path = $seed_db" ;;
+	*) text="[store]"$'\n'"path = $seed_db"$'\n'"[$section]" ;;
+	esac
+	[ "$key" = path ] && text="[store]"
+	text+=$'\n'"$key = $value"
+	line=$(($(wc -l <<<"$text")))
+	if [ -n "$twice" ]; then
+		text+=$'\n'"$key = $value"
+		line=$((line + 1))
+	fi
+	case $section in
+	namespace*) ;;
+	*) text+=$'\n'"[namespace ns]" ;;
+	esac
+	kv_new "$id" "$text"
+	try "$id"
+	st=$?
+	[ "$st" = 2 ] || why+=("exit status $st, not 2")
+	[[ $KV_LAST_OUT == *"${KV_CONFS[$id]}:$line: "* ]] ||
+		why+=("no ${KV_CONFS[$id]}:$line: in $(show "$KV_LAST_OUT")")
+	any_mount "${KV_MNTS[$id]}" && why+=("something was mounted")
+	[ "$(sha "$seed_db")" = "$seed_sum" ] || why+=("the database changed")
+	local desc="[$section] $key = '$value'${twice:+ twice}: exit 2, FILE:$line, nothing mounted, database untouched"
+	if [ "${#why[@]}" -eq 0 ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "${why[@]}"
+	fi
+}
+
+while IFS='|' read -r section key value twice; do
+	wrong_option "$section" "$key" "$value" "$twice"
+done <<'EOF_TABLE'
+store|path|
+store|busy_timeout_ms|forever
+store|busy_timeout_ms|600001
+store|busy_timeout_ms|
+store|busy_timeout_ms|5000|twice
+store|sync|off
+store|sync|
+store|sync|full|twice
+store|sweep_sec|0
+store|sweep_sec|86401
+store|sweep_sec|
+store|sweep_sec|60|twice
+mount|uid|no-such-user-kvfs
+mount|uid|-1
+mount|uid|
+mount|uid|0|twice
+mount|gid|4294967295
+mount|gid|
+mount|gid|0|twice
+mount|file_mode|0888
+mount|file_mode|
+mount|file_mode|0644|twice
+mount|dir_mode|rwxr-xr-x
+mount|dir_mode|
+mount|dir_mode|0755|twice
+mount|kernel_cache_sec|86401
+mount|kernel_cache_sec|-0.5
+mount|kernel_cache_sec|
+mount|kernel_cache_sec|1|twice
+namespace ns|id|
+namespace ns|id|x|twice
+namespace ns|layout|Flat
+namespace ns|layout|
+namespace ns|layout|tree|twice
+namespace ns|read_only|perhaps
+namespace ns|read_only|
+namespace ns|read_only|false|twice
+EOF_TABLE
+is "$(sqlite3 "file:$seed_db?mode=ro" \
+	"SELECT CAST(value AS TEXT) FROM kv WHERE key = CAST('k' AS BLOB)")" kept \
+	"the seed database still holds its key and value"
 
 # ---- databases kvfs must not touch ----------------------------------------
 kv_new other "[namespace ns]"

@@ -1,18 +1,20 @@
 #!/bin/bash
 # t_spill: memory stays bounded while many large files are open for
-# writing, and a full temporary folder is an error, not a loss.  kvfs
-# keeps each open file's content in memory up to 1 MiB, then in an
-# unlinked file in $TMPDIR (else /tmp).
+# writing, and a full spill folder is an error, not a loss.  kvfs keeps
+# each open file's content in memory up to 1 MiB, then in an unlinked
+# file in the folder <database>-values (README; $TMPDIR without it).
 #   - KVFS_SPILL_FILES files (default 10; KVFS_SOAK_FULL=1 or `make
 #     soak`: 50) open for writing at once, each written round-robin in
 #     1 MiB writes up to 25 MiB, then closed: every value is stored
 #     whole and the daemon's peak RSS (VmHWM) stays under
 #     KVFS_SPILL_RSS_MIB (default 16 MiB + 1.25 MiB per file, the
 #     figure README states).
-#   - TMPDIR on an 8 MiB tmpfs: a 20 MiB rewrite of a stored key fails
-#     with ENOSPC on the write that crosses the space, close() reports
-#     it too, and the key keeps its old value; a new key written that
-#     way stores nothing (it stays empty, as its create made it).  The daemon stays up and later writes work.
+#   - the database and its values folder on an 8 MiB tmpfs: a 20 MiB
+#     rewrite of a stored key fails with ENOSPC on the write that
+#     crosses the space, close() reports it too, and the key keeps its
+#     old value; a new key written that way stores nothing (it stays
+#     empty, as its create made it).  The daemon stays up and later
+#     writes work.
 . "$(dirname "$0")/lib.sh"
 
 if [ "${KVFS_SOAK_FULL:-0}" = 1 ]; then FILES=50; else FILES=10; fi
@@ -23,8 +25,7 @@ RSS_MIB=${KVFS_SPILL_RSS_MIB:-$((16 + FILES * 5 / 4))}
 
 spill=$(kv_tmpdir)
 kv_track_dir "$spill"
-kv_new a
-TMPDIR=$spill kv_start a || bail "mount a with TMPDIR=$spill"
+kv_mount a
 N=$KV_MNT/ns
 
 many='
@@ -62,27 +63,29 @@ is "$(py "$check_one" "$N" "$FILES" 2>&1)" 0 "every value is stored byte for byt
 hwm=$(awk '/^VmHWM/ { print int($2 / 1024) }' "/proc/${KV_PIDS[a]}/status")
 diag "daemon peak RSS (VmHWM): $hwm MiB with $FILES files of 25 MiB open"
 num_cmp "$hwm" -lt "$RSS_MIB" "the daemon's peak RSS stays under $RSS_MIB MiB ($hwm MiB)"
-is "$(find "$spill" -mindepth 1 | wc -l)" 0 "no temporary file is left"
+is "$(find "/proc/${KV_PIDS[a]}/fd" -lname '*(deleted)' | wc -l)" 0 \
+	"no temporary file is left open"
 rm -f "$N"/big*
 
-# A full temporary folder.
+# A full spill folder: the database and its values folder on a tmpfs.
 small=$(kv_tmpdir)
 kv_track_dir "$small"
 mount -t tmpfs -o size=8m tmpfs "$small" || bail "mount a tmpfs"
-# At exit: the daemon first (it holds the tmpfs), then the tmpfs.
+# At exit: the daemons first (they hold the tmpfs), then the tmpfs.
 spill_cleanup() {
-	local st=$?
-	_kv_stop_hard a
-	umount "$small" 2>/dev/null || umount -l "$small"
+	local st=$? id
+	for id in "${KV_IDS[@]}"; do _kv_stop_hard "$id"; done
+	any_mount "$small" && { umount "$small" || umount -l "$small"; }
 	(exit "$st")
 	_kv_cleanup
 }
 trap spill_cleanup EXIT
 kv_stop a
-# SQLite's own temporary files would go to TMPDIR too; SQLITE_TMPDIR
-# keeps them off the small tmpfs, so that only kvfs's spill fills it.
-SQLITE_TMPDIR=$spill TMPDIR=$small kv_start a ||
-	bail "mount a with TMPDIR on an 8 MiB tmpfs"
+kv_new full "[store]
+path = $small/kvfs.db
+[namespace ns]"
+kv_start full || bail "mount with the database on an 8 MiB tmpfs"
+N=$KV_MNT/ns
 
 head -c 300000 /dev/urandom >"$spill/old"
 cp "$spill/old" "$N/keep" || bail "store keep"
@@ -104,18 +107,18 @@ except OSError as e:
 '
 run py "$rewrite" "$N/keep"
 like "$KV_LAST_OUT" "[0-9]* No space left on device*" \
-	"a 20 MiB rewrite fails with ENOSPC when the temporary space is full"
+	"a 20 MiB rewrite fails with ENOSPC when the spill folder is full"
 diag "$KV_LAST_OUT"
 same_file "$N/keep" "$spill/old" "the key keeps its old value"
 run py "$rewrite" "$N/new"
 like "$KV_LAST_OUT" "[0-9]* No space left on device*" "a new 20 MiB key: ENOSPC"
 is "$(stat -c %s "$N/new" 2>&1)" 0 \
 	"the new key stored nothing of it (it stays empty, as its create made it)"
-is "$(df --output=used -B1 "$small" | tail -n 1 | tr -d ' ')" 0 \
-	"the temporary space is free again"
+is "$(find "/proc/${KV_PIDS[full]}/fd" -lname '*(deleted)' | wc -l)" 0 \
+	"the failed files' temporary files are closed, their space free again"
 head -c 3000000 /dev/urandom >"$spill/mid"
 check "a 3 MiB write works after the failures" cp "$spill/mid" "$N/mid"
 same_file "$N/mid" "$spill/mid" "and is stored"
-kv_stop a || not_ok "kvfs stops"
+kv_stop full || not_ok "kvfs stops"
 
 done_testing

@@ -374,6 +374,114 @@ static void test_bad_values(void)
 	    "3: unterminated quote in value '\"a' for path");
 }
 
+/*
+ * Every key of kvfs.ini.example with a wrong value in turn (wrong type,
+ * out of range, empty, given twice), each on line 3 of a file that is
+ * otherwise good: the error names that line and the key.
+ */
+static void test_every_key_wrong(void)
+{
+	static const struct {
+		const char *section, *key, *value;
+	} wrong[] = {
+	    {"store", "path", ""},
+	    {"store", "path", "\"\""},
+	    {"store", "busy_timeout_ms", "soon"},
+	    {"store", "busy_timeout_ms", "600001"},
+	    {"store", "busy_timeout_ms", "-1"},
+	    {"store", "busy_timeout_ms", ""},
+	    {"store", "sync", "FULL"},
+	    {"store", "sync", "off"},
+	    {"store", "sync", "1"},
+	    {"store", "sync", ""},
+	    {"store", "sweep_sec", "0"},
+	    {"store", "sweep_sec", "86401"},
+	    {"store", "sweep_sec", "1.5"},
+	    {"store", "sweep_sec", "-60"},
+	    {"store", "sweep_sec", "1m"},
+	    {"store", "sweep_sec", ""},
+	    {"mount", "uid", "-1"},
+	    {"mount", "uid", "4294967295"},
+	    {"mount", "uid", "1.0"},
+	    {"mount", "uid", ""},
+	    {"mount", "gid", "-1"},
+	    {"mount", "gid", "18446744073709551616"},
+	    {"mount", "gid", ""},
+	    {"mount", "file_mode", "0644x"},
+	    {"mount", "file_mode", "077777"},
+	    {"mount", "file_mode", "-0644"},
+	    {"mount", "file_mode", ""},
+	    {"mount", "dir_mode", "8"},
+	    {"mount", "dir_mode", "u+rwx"},
+	    {"mount", "dir_mode", ""},
+	    {"mount", "kernel_cache_sec", "86400.1"},
+	    {"mount", "kernel_cache_sec", "inf"},
+	    {"mount", "kernel_cache_sec", "1s"},
+	    {"mount", "kernel_cache_sec", ""},
+	    {"namespace a", "id", ""},
+	    {"namespace a", "layout", "FLAT"},
+	    {"namespace a", "layout", "tree flat"},
+	    {"namespace a", "layout", ""},
+	    {"namespace a", "read_only", "maybe"},
+	    {"namespace a", "read_only", "TRUE"},
+	    {"namespace a", "read_only", "2"},
+	    {"namespace a", "read_only", ""},
+	};
+	static const struct {
+		const char *section, *key, *value;
+	} every[] = {
+	    {"store", "path", "x.db"},
+	    {"store", "busy_timeout_ms", "1"},
+	    {"store", "sync", "full"},
+	    {"store", "sweep_sec", "60"},
+	    {"mount", "uid", "0"},
+	    {"mount", "gid", "0"},
+	    {"mount", "file_mode", "0600"},
+	    {"mount", "dir_mode", "0700"},
+	    {"mount", "kernel_cache_sec", "1"},
+	    {"namespace a", "id", "x"},
+	    {"namespace a", "layout", "flat"},
+	    {"namespace a", "read_only", "true"},
+	};
+	char text[300], want[300], err[1024];
+	const char *path;
+	struct config cfg;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		snprintf(text, sizeof(text), "[namespace b]\n[%s]\n%s = %s\n",
+			 wrong[i].section, wrong[i].key, wrong[i].value);
+		path = write_file("wrong.ini", text, strlen(text));
+		snprintf(want, sizeof(want), "%s:3: bad value '", path);
+		err[0] = '\0';
+		rc = config_load(path, &cfg, err, sizeof(err));
+		CHECK(rc == -1 && !strncmp(err, want, strlen(want)) &&
+			  strstr(err, wrong[i].key),
+		      "[%s] %s = '%s' is refused on line 3 (%s)",
+		      wrong[i].section, wrong[i].key, wrong[i].value, err);
+		if (rc == 0)
+			config_free(&cfg);
+	}
+	for (i = 0; i < sizeof(every) / sizeof(every[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "[namespace b]\n[%s]\n%s = %s\n; two\n%s=%s\n",
+			 every[i].section, every[i].key, every[i].value,
+			 every[i].key, every[i].value);
+		path = write_file("twice.ini", text, strlen(text));
+		snprintf(want, sizeof(want),
+			 "%s:5: duplicate key '%s' in [%s] (first on line 3)",
+			 path, every[i].key, every[i].section);
+		err[0] = '\0';
+		rc = config_load(path, &cfg, err, sizeof(err));
+		CHECK(rc == -1 && !strcmp(err, want),
+		      "%s given twice is refused on line 5 (%s)", every[i].key,
+		      err);
+		if (rc == 0)
+			config_free(&cfg);
+	}
+}
+
 static void test_bad_names(void)
 {
 	char text[1200], want[300];
@@ -611,6 +719,7 @@ int main(void)
 	test_syntax();
 	test_bad_structure();
 	test_bad_values();
+	test_every_key_wrong();
 	test_bad_names();
 	test_bad_syntax();
 	test_bad_file();

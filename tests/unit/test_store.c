@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -143,7 +144,10 @@ static bool make_dir(struct fixture *f)
 	return true;
 }
 
-/* The directory's files (the database and its journals), then itself. */
+/*
+ * The directory's files (the database, its journals, the folder of
+ * value files and what it holds), then itself.
+ */
 static void remove_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -156,7 +160,10 @@ static void remove_dir(const char *dir)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
+		if (e->d_type == DT_DIR)
+			remove_dir(path);
+		else
+			unlink(path);
 	}
 	closedir(d);
 	rmdir(dir);
@@ -2013,6 +2020,17 @@ static void test_meta(void)
 	    {K("1 2"), "two values"},
 	    {K("{\"a\":1}\0"), "a trailing NUL byte"},
 	    {K("{}\0{}"), "a NUL byte then more JSON"},
+	    /* JSON5, which json() takes from SQLite 3.42 on. */
+	    {K("0x10"), "a JSON5 hex number"},
+	    {K("[1] // note"), "a JSON5 comment"},
+	    {K("{\"a\":Infinity}"), "JSON5 Infinity"},
+	    {K("[.5]"), "a JSON5 number without a leading digit"},
+	    {K("\"a\\\nb\""), "a JSON5 escaped line break"},
+	    /* JSON is UTF-8; json() does not check the bytes of a string. */
+	    {K("\"\xff\""), "a string holding byte 0xff"},
+	    {K("{\"\xc3\":1}"), "a member name cut inside a character"},
+	    {K("[\"\xed\xa0\x80\"]"), "a UTF-16 surrogate in UTF-8"},
+	    {K("\"\xc0\xaf\""), "an overlong form"},
 	};
 	struct fixture f;
 	struct store_attr a = {.mode = MODE_DIR, .uid = -1, .gid = -1};
@@ -2965,6 +2983,133 @@ static void test_threads(void)
 
 /* ---- store_prefix_end ---- */
 
+/* Files in dir, "." and ".." aside; -1 if it cannot be read. */
+static int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* An unlinked file in the store's spill_dir holding val[0..len). */
+static int spill_file(struct store *st, const void *val, size_t len)
+{
+	int fd =
+	    st->spill_dir ? open(st->spill_dir, O_TMPFILE | O_RDWR, 0600) : -1;
+
+	if (fd >= 0 && pwrite(fd, val, len, 0) != (ssize_t)len) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void test_value_files(void)
+{
+	unsigned char *big = pattern(BIG_VALUE, 41);
+	unsigned char *big2 = pattern(BIG_VALUE, 42);
+	unsigned char part[4096];
+	struct store_attr a;
+	struct store_put p;
+	struct src s;
+	struct fixture f;
+	char vdir[200];
+	int fd, rfd, rc;
+
+	if (!setup(&f, "value files"))
+		goto out;
+	snprintf(vdir, sizeof(vdir), "%s-values", f.path);
+	CHECK(f.st->spill_dir && !strcmp(f.st->spill_dir, vdir),
+	      "spill_dir is the folder of value files next to the database");
+	fd = spill_file(f.st, big, BIG_VALUE);
+	CHECK(fd >= 0, "an unlinked file can be made in spill_dir");
+	if (fd < 0)
+		goto close;
+	put_init(&p, &s, big, BIG_VALUE);
+	p.flags = STORE_PUT_FD;
+	p.fd = fd;
+	rc = f.st->ops->put(f.st, f.ns, K("big"), &p, NULL);
+	CHECK(rc == 0, "put with STORE_PUT_FD: %d", rc);
+	CHECK(s.bad_reads == 0, "put with STORE_PUT_FD reads nothing amiss");
+	CHECK(count_files(vdir) == 1, "the put kept its file as the value");
+	CHECK(value_is(f.st, f.ns, K("big"), big, BIG_VALUE),
+	      "get returns a value kept as a file");
+	rfd = -1;
+	rc = f.st->ops->open_value(f.st, f.ns, K("big"), &rfd, &a);
+	CHECK(rc == 0 && rfd >= 0 && a.size == BIG_VALUE,
+	      "open_value gives a descriptor of a value file: %d", rc);
+	close(fd);
+
+	/* Appending grows the file in place; the old reader's bytes stay. */
+	put_init(&p, &s, "tail", 4);
+	p.flags = STORE_PUT_APPEND;
+	rc = f.st->ops->put(f.st, f.ns, K("big"), &p, &a);
+	CHECK(rc == 0 && a.size == BIG_VALUE + 4,
+	      "an append to a value file: %d, size %llu", rc,
+	      (unsigned long long)a.size);
+	CHECK(count_files(vdir) == 1, "an append keeps the one value file");
+	CHECK(rfd >= 0 &&
+		  pread(rfd, part, sizeof(part), 0) == (ssize_t)sizeof(part) &&
+		  !memcmp(part, big, sizeof(part)),
+	      "a descriptor from open_value still reads the value's bytes");
+
+	/* Replaced by a small value: the file goes, the descriptor reads. */
+	CHECK(put_str(&f, K("big"), "small") == 0, "put a small value over it");
+	CHECK(count_files(vdir) == 0,
+	      "the replaced value's file is removed after the commit");
+	CHECK(str_is(&f, K("big"), "small"), "the small value is read back");
+	CHECK(rfd >= 0 &&
+		  pread(rfd, part, sizeof(part), 4096) ==
+		      (ssize_t)sizeof(part) &&
+		  !memcmp(part, big + 4096, sizeof(part)),
+	      "an open descriptor outlives the value file's removal");
+	if (rfd >= 0)
+		close(rfd);
+
+	/* Rename keeps the file; remove and sweep remove it. */
+	fd = spill_file(f.st, big2, BIG_VALUE);
+	put_init(&p, &s, big2, BIG_VALUE);
+	p.flags = STORE_PUT_FD;
+	p.fd = fd;
+	CHECK(fd >= 0 && f.st->ops->put(f.st, f.ns, K("b2"), &p, NULL) == 0,
+	      "put a second value file");
+	if (fd >= 0)
+		close(fd);
+	rc = f.st->ops->rename(f.st, f.ns, K("b2"), f.ns, K("b3"), STORE_KEY,
+			       false);
+	CHECK(rc == 0 && count_files(vdir) == 1 &&
+		  value_is(f.st, f.ns, K("b3"), big2, BIG_VALUE),
+	      "a renamed key keeps its value file: %d", rc);
+	rc = f.st->ops->remove(f.st, f.ns, K("b3"), STORE_KEY);
+	CHECK(rc == 0 && count_files(vdir) == 0,
+	      "removing the key removes its value file: %d", rc);
+
+	/* A put that fails leaves no file behind. */
+	fd = spill_file(f.st, big, BIG_VALUE);
+	put_init(&p, &s, big, BIG_VALUE);
+	p.flags = STORE_PUT_FD | STORE_PUT_EXCL;
+	p.fd = fd;
+	CHECK(fd >= 0 &&
+		  f.st->ops->put(f.st, f.ns, K("big"), &p, NULL) == -EEXIST,
+	      "an exclusive put over a key fails");
+	CHECK(count_files(vdir) == 0, "a failed put leaves no value file");
+	CHECK(str_is(&f, K("big"), "small"), "and the old value is kept");
+	if (fd >= 0)
+		close(fd);
+close:
+	teardown(&f);
+out:
+	free(big);
+	free(big2);
+}
+
 static void test_prefix_end(void)
 {
 	char out[8];
@@ -3009,6 +3154,7 @@ int main(void)
 	test_attrs_rename_remove();
 	test_sweep();
 	test_threads();
+	test_value_files();
 
 	printf("1..%d\n", check_count);
 	return CHECK_DONE();
