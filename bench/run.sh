@@ -505,7 +505,7 @@ for fs in $fs_list; do
 			big_src=$base/big
 		else
 			mkdir -p "$base/big"
-			cp "$big_src"/kvfs.db* "$base/big/"
+			cp -r "$big_src"/kvfs.db* "$base/big/"
 			big_conf "$base/big" >"$base/big/kvfs.ini"
 		fi
 		big "$fs" "$base/big" "$tmp/mnt-$fs-big"
