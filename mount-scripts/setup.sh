@@ -21,9 +21,10 @@ run_packages="fuse3"
 # tool tests (t_tools_*) also run git, vim and perl.  tar, coreutils,
 # findutils, diffutils, grep, sed and util-linux (setpriv) are part of
 # every Debian system.
-# The fuzz harnesses (t_fuzz) need clang and its libFuzzer runtime.
+# The fuzz harnesses (t_fuzz) need clang and its libFuzzer runtime; the
+# remote tests (t_remote*) ask Miniflare and the fault proxy with curl.
 test_packages="python3 rsync sqlite3 attr git vim perl clang
-libclang-rt-14-dev"
+libclang-rt-14-dev curl"
 # The tests of remote namespaces (t_remote*) run Miniflare, an npm
 # package, under Node.js.  Debian's nodejs and npm are added only when
 # there is no node at all: a machine's own Node.js (say NodeSource's)
