@@ -572,14 +572,15 @@ kv_token_file() {
 
 # kv_remote_ns NAME NS_ID [LINES]: a config section for namespace NAME,
 # backend = cloudflare, Miniflare's namespace NS_ID through the proxy,
-# cache_ttl = 30, a short retry bound, and LINES added at its end.
+# cache_ttl = 30, retry_max_sec = $KV_RETRY_MAX_SEC (default 8), and
+# LINES added at its end.
 kv_remote_ns() {
 	[ -n "${KV_TOKEN_FILE:-}" ] || KV_TOKEN_FILE=$(kv_token_file)
 	printf '[namespace %s]\nbackend = cloudflare\naccount_id = %s\n' \
 		"$1" "$KV_ACCOUNT"
 	printf 'id = %s\napi_token_file = %s\napi_base = %s\n' \
 		"$2" "$KV_TOKEN_FILE" "$KV_PX_API"
-	printf 'cache_ttl = 30\nretry_max_sec = 8\n'
+	printf 'cache_ttl = 30\nretry_max_sec = %s\n' "${KV_RETRY_MAX_SEC:-8}"
 	[ -n "${3:-}" ] && printf '%s\n' "$3"
 	return 0
 }
