@@ -21,8 +21,11 @@
  *     create and its first close): never sent, never refreshed, dropped
  *     at the next start.
  *   rc_listed(prefix, fetched_ns)
- *     prefixes whose whole listing was fetched: every key under them
- *     has a fresh rc_fresh row, so a key without one is missing.
+ *     prefixes whose whole listing was fetched (readdir, and whether a
+ *     directory has keys): list() and any() over that exact prefix are
+ *     answered from the cache while it is fresh.  A key that a listing
+ *     did not have is still asked for by its own GET, as Workers KV's
+ *     get of a key never read goes to the origin.
  *
  * A key is fresh while fetched_ns is less than cache_ttl old; a fresh
  * key (present or missing) is answered without a request.  Otherwise
@@ -211,19 +214,18 @@ static void rs_touch(struct rs_ns *r, const char *key, size_t len)
 		    len, rs_now_ns());
 }
 
-/* True if a listing fetched since since_ns covers key. */
-static bool rs_listed(struct rs_ns *r, const char *key, size_t len,
+/* True if the listing of prefix was fetched after since_ns. */
+static bool rs_listed(struct rs_ns *r, const char *prefix, size_t len,
 		      int64_t since_ns)
 {
-	sqlite3_stmt *st = rs_prepare(
-	    r, "SELECT 1 FROM rc_listed WHERE fetched_ns > ?2"
-	       " AND length(prefix) <= length(?1)"
-	       " AND substr(?1, 1, length(prefix)) = prefix LIMIT 1");
+	sqlite3_stmt *st =
+	    rs_prepare(r, "SELECT 1 FROM rc_listed"
+			  " WHERE prefix = ?1 AND fetched_ns > ?2");
 	bool yes;
 
 	if (!st)
 		return false;
-	sqlite3_bind_blob(st, 1, key, (int)len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 1, prefix, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since_ns);
 	yes = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
@@ -472,8 +474,6 @@ static int rs_ensure(struct rs_ns *r, const char *key, size_t len,
 		return 0;
 	if (rc == 0 && f.fetched_ns > since && !is_forced)
 		return 0;
-	if (rc == -ENOENT && !is_forced && rs_listed(r, key, len, since))
-		return 0; /* a fresh listing did not have it */
 	return rs_fetch(r, key, len, rc == 0 && f.is_present);
 }
 
@@ -554,15 +554,19 @@ static int rs_listing_prune(struct rs_ns *r, const char *prefix, size_t len,
 	return rc == SQLITE_DONE ? 0 : rc > 0 ? rs_db_errno(r, rc) : rc;
 }
 
-/* Make the cache hold the whole listing of prefix, fetched if stale. */
-static int rs_ensure_listing(struct rs_ns *r, const char *prefix, size_t len)
+/*
+ * Make the cache hold the whole listing of prefix, fetched if stale or
+ * is_forced.
+ */
+static int rs_ensure_listing(struct rs_ns *r, const char *prefix, size_t len,
+			     bool is_forced)
 {
 	struct rs_listing l = {.r = r, .start_ns = rs_now_ns()};
 	char *cursor = NULL, *next;
 	sqlite3_stmt *st;
 	int rc;
 
-	if (rs_listed(r, prefix, len, l.start_ns - r->ttl_ns))
+	if (!is_forced && rs_listed(r, prefix, len, l.start_ns - r->ttl_ns))
 		return 0;
 	do {
 		rc = remote_list(r->api, prefix, len, cursor, REMOTE_LIST_LIMIT,
@@ -1186,8 +1190,12 @@ static int rs_op_list(struct store *st, int64_t ns, const char *lo,
 	if (hi_len > STORE_KEY_MAX + 1)
 		return -EINVAL;
 	plen = rs_range_prefix(lo, lo_len, hi, hi_len, prefix);
+	/*
+	 * A listing from its start (a new ls) asks the API again; the
+	 * following pages of it come from what that fetched.
+	 */
 	RS_LOCK(r);
-	rc = rs_ensure_listing(r, prefix, plen);
+	rc = rs_ensure_listing(r, prefix, plen, lo_len == plen);
 	RS_UNLOCK(r);
 	if (rc == 0)
 		rc = r->cache->ops->list(r->cache, r->cns, lo, lo_len, hi,
@@ -1210,7 +1218,7 @@ static int rs_op_any(struct store *st, int64_t ns, const char *lo,
 		return -EINVAL;
 	plen = rs_range_prefix(lo, lo_len, hi, hi_len, prefix);
 	RS_LOCK(r);
-	rc = rs_ensure_listing(r, prefix, plen);
+	rc = rs_ensure_listing(r, prefix, plen, false);
 	RS_UNLOCK(r);
 	if (rc == 0)
 		rc = r->cache->ops->any(r->cache, r->cns, lo, lo_len, hi,
