@@ -45,6 +45,7 @@ SRCS = \
 UNIT_TESTS = \
 	tests/unit/test_config.bin \
 	tests/unit/test_name.bin \
+	tests/unit/test_remote.bin \
 	tests/unit/test_store.bin
 
 all: kvfs
@@ -61,6 +62,7 @@ kvfs: $(SRCS:src/%.c=build/%.o)
 tests/unit/test_config.bin: build/config.o build/log.o
 tests/unit/test_name.bin: build/name.o build/log.o
 tests/unit/test_store.bin: build/store_sqlite.o build/name.o build/log.o
+tests/unit/test_remote.bin: build/remote.o build/log.o
 
 tests/unit/%.bin: tests/unit/%.c tests/unit/check.h
 	$(QLD)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) \
