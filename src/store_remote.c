@@ -371,7 +371,13 @@ static void rs_evict(struct rs_ns *r, const char *keep, size_t keep_len)
 			n++;
 		}
 		sqlite3_finalize(st);
-		/* The listings no longer have every key of theirs. */
+		/*
+		 * The listings no longer have every key of theirs.  TODO: a
+		 * directory whose values exceed cache_max_mb is listed from
+		 * the API again for each page of an ls, since the rows of
+		 * its listing get evicted; listing rows would need to be
+		 * kept apart from the values.
+		 */
 		sqlite3_exec(r->db, "DELETE FROM rc_listed", NULL, NULL, NULL);
 		if (!n)
 			return;
@@ -514,6 +520,7 @@ static int rs_listing_key(void *ctx, const struct remote_key *k)
 		if (rc != -ENOENT)
 			return rc;
 	}
+	/* TODO: the API's listing has no sizes, so each key costs a GET. */
 	rc = remote_get(r->api, k->name, k->name_len, &value);
 	if (rc == 0)
 		rc = rs_apply(r, k->name, k->name_len, &value, k->metadata,
@@ -689,9 +696,10 @@ static int rs_put(struct rs_ns *r, const char *key, size_t len,
 		return -EEXIST;
 
 	/*
-	 * NEEDSWORK: O_EXCL and appends are read-modify-write: the API has
-	 * no conditional put, so a put by another client between our check
-	 * (or read) and this put is overwritten.
+	 * TODO: O_EXCL and appends are read-modify-write: the API has no
+	 * conditional put, so a put by another client between our check
+	 * (or read) and this put is overwritten (two machines creating
+	 * one name both succeed; concurrent appends can lose one).
 	 */
 	rc = 0;
 	if (exists && (put->flags & STORE_PUT_APPEND))
