@@ -408,7 +408,7 @@ printf '%s' "$KV_LAST_OUT" >"$W/export2.json"
 is "$(python3 -c "$norm" "$W/export2.json" | md5sum)" \
 	"$(python3 -c "$norm" "$W/export.json" | md5sum)" \
 	"export round trip remote → local → export: the same pairs"
-is "$(python3 -c "$norm" "$W/export.json" | head -n 1)" 1505 \
+is "$(python3 -c "$norm" "$W/export.json" | sed -n 1p)" 1505 \
 	"the export holds every key of the namespace"
 
 # ---- after cache_ttl ------------------------------------------------------------
