@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = fuse3 sqlite3 inih jansson
+PKGS = fuse3 sqlite3 inih jansson libcurl
 
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -38,6 +38,8 @@ SRCS = \
 	src/main.c \
 	src/name.c \
 	src/notify.c \
+	src/remote.c \
+	src/store_remote.c \
 	src/store_sqlite.c
 
 UNIT_TESTS = \

@@ -11,9 +11,10 @@
 
 set -eu
 
-# Build: compiler and make, pkg-config, the libraries' headers.
+# Build: compiler and make, pkg-config, the libraries' headers (libcurl:
+# the Workers KV backend's HTTP client).
 build_packages="build-essential pkg-config libfuse3-dev libsqlite3-dev
-libinih-dev libjansson-dev"
+libinih-dev libjansson-dev libcurl4-openssl-dev"
 # Run: fusermount3 (mounting and unmounting as a user) and libfuse3.
 run_packages="fuse3"
 # Tests: the integration scripts use python3 (open flags, errnos),

@@ -975,8 +975,7 @@ int cli_main(const char *config, int argc, char **argv)
 		config_free(&c.cfg);
 		return 1;
 	}
-	rc = store_sqlite_open(c.cfg.store_path, c.cfg.busy_timeout_ms,
-			       c.cfg.is_sync_full, &c.st, err, sizeof(err));
+	rc = store_open(&c.cfg, &c.st, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "kvfs: %s\n", err);
 		config_free(&c.cfg);
