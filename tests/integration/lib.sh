@@ -645,7 +645,7 @@ while True:
                                 timeout=60) as r:
         page = json.load(r)
     for k in page["result"]:
-        print(json.dumps(k, ensure_ascii=False, sort_keys=True))
+        print(json.dumps(k, ensure_ascii=False))
     cursor = (page.get("result_info") or {}).get("cursor") or ""
     if not cursor:
         break

@@ -18,8 +18,60 @@
 NSR=5f0c2a1e9b7d4c3e8a6f1b2d3c4e5f60 # Miniflare's namespace behind rem
 NSC=0a9b8c7d6e5f40312a3b4c5d6e7f8091 # behind cli, used by the CLI only
 
+W=$(kv_tmpdir)
+kv_track_dir "$W"
 kv_miniflare "$NSR" "$NSC"
 kv_faultproxy
+
+# path in the mount | the key it stands for
+names=(
+	"dir/sub/file|dir/sub/file"
+	"100%|100%"
+	"what?|what?"
+	"with space|with space"
+	"été/ünïcödé ☃|été/ünïcödé ☃"
+	"日本語|日本語"
+	"a%2Fb|a%2Fb"
+	"q?x=1&y=%20|q?x=1&y=%20"
+	"a^^b|a^b"
+	"line^Jbreak|line"$'\n'"break"
+	"https:/^e/x.org/p|https://x.org/p"
+	"^./x|./x"
+	"plus+sign|plus+sign"
+	"hash#tag|hash#tag"
+)
+
+# Keys put through the API, all before the mount: once the mount has
+# listed a directory, it answers from that listing (and caches misses)
+# for cache_ttl, so a key put through the API later shows up only then
+# (tested at the end of this script).
+now=$(date +%s)
+printf 'from the API' >"$W/v"
+mf_put "$NSR" early "$W/v"
+for pair in "${names[@]}"; do
+	path=${pair%%|*}
+	key=${pair#*|}
+	printf 'api %s' "$key" >"$W/v"
+	mf_put "$NSR" "x/$key" "$W/v"
+done
+printf 'leaf' >"$W/v"
+mf_put "$NSR" both "$W/v"
+mf_put "$NSR" both/inner "$W/v"
+# 1,100 keys under many/ through the bulk API: more than a list page.
+python3 - "$W/bulk.json" <<'EOF'
+import json, sys
+pairs = [{"key": "many/k%05d" % i, "value": "v%d" % i} for i in range(1100)]
+json.dump(pairs, open(sys.argv[1], "w"))
+EOF
+mf_bulk "$NSR" "$W/bulk.json"
+printf 'from api' >"$W/v"
+mf_put_meta "$NSR" apimeta "$W/v" '{"from":"api","n":[1,2]}'
+mf_put "$NSR" apiexp "$W/v" "expiration=$((now + 5000))"
+printf 'uncached' >"$W/v"
+mf_put "$NSR" excl-api "$W/v"
+printf 'api line\n' >"$W/v"
+mf_put "$NSR" log-api "$W/v"
+
 kv_mount a "[namespace loc]
 $(kv_remote_ns rem "$NSR")
 $(kv_remote_ns cli "$NSC")"
@@ -27,8 +79,6 @@ M=$KV_MNT
 R=$M/rem
 L=$M/loc
 CF=${KV_CONFS[a]}
-W=$(kv_tmpdir)
-kv_track_dir "$W"
 
 enoent="No such file or directory"
 eexist="File exists"
@@ -62,15 +112,11 @@ print("missing")' "$1" "$2"
 
 is "$(ls "$M" | tr '\n' ' ')" "cli loc rem " \
 	"the root lists the local and the remote namespaces"
-is "$(ls -A "$R")" "" "an empty remote namespace lists nothing"
+is "$(ls "$R" | head -n 3 | tr '\n' ' ')" "apiexp apimeta both " \
+	"ls of the remote namespace lists the keys put through the API"
 
-# A change through the API made before anything was cached: the cache
-# starts with nothing (after 30 s the same holds for any key; see the
-# end of this script).
-printf 'from the API' >"$W/v"
-mf_put "$NSR" early "$W/v"
 is "$(cat "$R/early" 2>&1)" "from the API" \
-	"a key put through the API is read through the mount"
+	"a key put through the API before the mount is read through it"
 
 # ---- cat, echo >, rm --------------------------------------------------------
 
@@ -97,23 +143,6 @@ is "$puts" 1 "echo > on a new key makes exactly one PUT"
 
 # ---- names ------------------------------------------------------------------
 
-# path in the mount | the key it stands for
-names=(
-	"dir/sub/file|dir/sub/file"
-	"100%|100%"
-	"what?|what?"
-	"with space|with space"
-	"été/ünïcödé ☃|été/ünïcödé ☃"
-	"日本語|日本語"
-	"a%2Fb|a%2Fb"
-	"q?x=1&y=%20|q?x=1&y=%20"
-	"a^^b|a^b"
-	"line^Jbreak|line"$'\n'"break"
-	"https:/^e/x.org/p|https://x.org/p"
-	"^./x|./x"
-	"plus+sign|plus+sign"
-	"hash#tag|hash#tag"
-)
 for pair in "${names[@]}"; do
 	path=${pair%%|*}
 	key=${pair#*|}
@@ -122,12 +151,11 @@ for pair in "${names[@]}"; do
 	got=$(mf_get "$NSR" "$key" 2>&1)
 	is "$got" "value of $key" "$(show "$path") is key $(show "$key") in Miniflare"
 done
-# The other way: keys put through the API, read by their paths.
+# The other way: keys put through the API before the mount, read by
+# their paths.
 for pair in "${names[@]}"; do
 	path=${pair%%|*}
 	key=${pair#*|}
-	printf 'api %s' "$key" >"$W/v"
-	mf_put "$NSR" "x/$key" "$W/v"
 	got=$(cat "$R/x/$path" 2>&1)
 	is "$got" "api $key" "key $(show "x/$key") reads as $(show "x/$path")"
 done
@@ -137,9 +165,6 @@ want=$(for pair in "${names[@]}"; do echo "./${pair%%|*}"; done |
 is "$got" "$want" "find lists every key put through the API by its path"
 
 # A key that is also a directory shows with the suffix ^v.
-printf 'leaf' >"$W/v"
-mf_put "$NSR" both "$W/v"
-mf_put "$NSR" both/inner "$W/v"
 is "$(ls "$R" | grep '^both')" "$(printf 'both\nboth^v')" \
 	"a key beside a directory of the same name is both^v"
 is "$(cat "$R/both^v")" leaf "both^v reads the key's value"
@@ -172,13 +197,6 @@ rm -f "$W/25m1"
 
 # ---- listing over many pages, and the order --------------------------------
 
-# 1,100 keys under many/ through the bulk API: more than a list page.
-python3 - "$W/bulk.json" <<'EOF'
-import json, sys
-pairs = [{"key": "many/k%05d" % i, "value": "v%d" % i} for i in range(1100)]
-json.dump(pairs, open(sys.argv[1], "w"))
-EOF
-mf_bulk "$NSR" "$W/bulk.json"
 got=$(ls "$R/many" | wc -l)
 is "$got" 1100 "ls lists all 1,100 keys (two list pages and more)"
 got=$(ls -f "$R/many" | grep -v '^\.\.\?$' | md5sum)
@@ -213,12 +231,13 @@ is "$(field meta metadata)" '{"user":42,"scope":["read"]}' \
 	"Miniflare's list result holds it"
 is "$(mf_get "$NSR" meta)" meta "the value is kept when metadata is set"
 
-now=$(date +%s)
+t0=$(date +%s)
 check "setfattr user.kv.expiration_ttl 3600" \
 	setfattr -n user.kv.expiration_ttl -v 3600 "$R/meta"
+t1=$(date +%s)
 exp=$(xget "$R/meta" user.kv.expiration)
-num_cmp "$exp" -ge $((now + 3600)) "user.kv.expiration is now + 3600 or later"
-num_cmp "$exp" -le $((now + 3600 + 60)) "… and not much later"
+num_cmp "$exp" -ge $((t0 + 3600)) "user.kv.expiration is now + 3600 or later"
+num_cmp "$exp" -le $((t1 + 3600)) "… and not later than the call's end + 3600"
 is "$(field meta expiration)" "$exp" \
 	"Miniflare's list result has the same expiration"
 is "$(field meta metadata)" '{"user":42,"scope":["read"]}' \
@@ -239,11 +258,8 @@ check "setfattr -x user.kv.metadata clears it" \
 is "$(mf_meta "$NSR" meta)" null "Miniflare has no metadata for it"
 
 # Metadata and expiration put through the API show as xattrs.
-printf 'from api' >"$W/v"
-mf_put_meta "$NSR" apimeta "$W/v" '{"from":"api","n":[1,2]}'
 is "$(xget "$R/apimeta" user.kv.metadata)" '{"from":"api","n":[1,2]}' \
 	"metadata put through the API reads as user.kv.metadata"
-mf_put "$NSR" apiexp "$W/v" "expiration=$((now + 5000))"
 is "$(xget "$R/apiexp" user.kv.expiration)" $((now + 5000)) \
 	"an expiration put through the API reads as user.kv.expiration"
 is "$(xget "$R/apimeta" user.kv.expiration)" ENODATA \
@@ -303,8 +319,6 @@ is "$(cat "$L/mv-local"),$(vsha "$NSR" mv-dst)" "moving,missing" \
 excl='os.close(os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL))'
 fails_with "$eexist" "O_EXCL on a cached remote key: EEXIST" \
 	py "$excl" "$R/apimeta"
-printf 'uncached' >"$W/v"
-mf_put "$NSR" excl-api "$W/v"
 fails_with "$eexist" "O_EXCL on a key only the API has seen: EEXIST" \
 	py "$excl" "$R/excl-api"
 is "$(mf_get "$NSR" excl-api)" uncached "the failed O_EXCL changed nothing"
@@ -317,8 +331,6 @@ echo three >>"$R/log"
 is "$(cat "$R/log" | tr '\n' ' ')" "one two three " ">> appends"
 is "$(mf_get "$NSR" log | tr '\n' ' ')" "one two three " \
 	"Miniflare holds the appended value"
-printf 'api line\n' >"$W/v"
-mf_put "$NSR" log-api "$W/v"
 echo mine >>"$R/log-api"
 is "$(mf_get "$NSR" log-api | tr '\n' ' ')" "api line mine " \
 	">> on a key only the API has seen appends to its value"
@@ -398,7 +410,7 @@ printf '%s' "$KV_LAST_OUT" >"$W/export2.json"
 is "$(python3 -c "$norm" "$W/export2.json" | md5sum)" \
 	"$(python3 -c "$norm" "$W/export.json" | md5sum)" \
 	"export round trip remote → local → export: the same pairs"
-is "$(python3 -c "$norm" "$W/export.json" | head -n 1)" 1505 \
+is "$(python3 -c "$norm" "$W/export.json" | sed -n 1p)" 1505 \
 	"the export holds every key of the namespace"
 
 # ---- after cache_ttl ------------------------------------------------------------

@@ -178,7 +178,7 @@ same_file "$W/got2" "$W/big2" "back up: the value reads whole"
 for i in $(seq 1 30); do put_api "$NSS" "list/k$i" "$i"; done
 kv_fault "mode=cut&count=1&method=GET&path=/keys"
 if run ls "$S/list"; then
-	is "$(printf '%s' "$KV_LAST_OUT" | wc -l)" 30 \
+	is "$(printf '%s\n' "$KV_LAST_OUT" | wc -l)" 30 \
 		"a cut list page: ls retried and lists all 30 keys"
 else
 	like "$KV_LAST_OUT" "*$eio*" "a cut list page: ls fails with EIO"

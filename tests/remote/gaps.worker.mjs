@@ -13,6 +13,12 @@
 //   POST   /gaps/NS_ID/bulk/delete   JSON array of keys
 //   DELETE /gaps/NS_ID/bulk          the same (the older route)
 //
+// TODO: PUT bulk stores its pairs one by one and stops at the first
+// pair the binding refuses (an expiration under 60 s, a key too long),
+// leaving the pairs before it stored; Cloudflare checks the whole
+// request first.  A kvfs test importing a bad pair through the bulk
+// endpoint would see partial writes here that the real API never makes.
+//
 // Answers use the API's envelope {success, errors, messages, result}.
 // The KV binding's own checks (key and value limits, expirations at
 // least 60 s ahead) give the errors, as 400 with the binding's message.

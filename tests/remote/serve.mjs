@@ -16,7 +16,7 @@
 //   --port N       listen on N (default 0: a free port the kernel picks)
 //   --persist DIR  keep the namespaces' data in DIR (default: in memory)
 
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { Miniflare } from "miniflare";
 
 function usage(msg) {
@@ -53,7 +53,9 @@ ids.forEach((id, i) => {
 
 const mf = new Miniflare({
   modules: true,
-  scriptPath: fileURLToPath(new URL("gaps.worker.mjs", import.meta.url)),
+  // The source, not its path: Miniflare resolves a scriptPath against
+  // the working directory and refuses one outside it.
+  script: readFileSync(new URL("gaps.worker.mjs", import.meta.url), "utf8"),
   bindings: { NAMESPACE_IDS: JSON.stringify(ids) },
   kvNamespaces,
   kvPersist: persist,
