@@ -417,6 +417,14 @@ static int remote_send(struct remote *r, const struct remote_req *q)
 			      ? REMOTE_BACKOFF_MAX_MS
 			      : backoff * 2;
 	}
+	if (log_max_level >= LOG_DEBUG) {
+		char shown[LOG_KEY_BUF] = "";
+
+		if (q->key)
+			log_key(shown, sizeof(shown), q->key, q->key_len);
+		log_debug("namespace %s: %s %s: %s %ld after %d tries", r->name,
+			  q->what, shown, q->method, cc ? -1L : status, tries);
+	}
 	return status_errno(r, q, cc, status);
 }
 

@@ -709,6 +709,12 @@ static int rs_put(struct rs_ns *r, const char *key, size_t len,
 		rc = rs_put_value(put, &value);
 	if (rc == 0 && keeps) {
 		expiration = exists ? a.expiration : 0;
+		/*
+		 * The API refuses an expiration less than 60 s away: a
+		 * rewrite of a key about to expire keeps it 60 s more.
+		 */
+		if (expiration && expiration < time(NULL) + 60)
+			expiration = time(NULL) + 60;
 		if (exists)
 			rc = rs_cached_meta(r, key, len, &meta);
 	} else if (rc == 0 && put->metadata) {
