@@ -1127,13 +1127,14 @@ static size_t remote_key_first(void)
  */
 static int finish_namespace(struct parser *p)
 {
-	struct config_ns *ns = current_ns(p);
 	char title[CONFIG_TITLE_BUF];
 	int saved = p->line, rc = 0;
+	struct config_ns *ns;
 	size_t i;
 
 	if (p->failed || p->section != SECTION_NAMESPACE)
 		return 0;
+	ns = current_ns(p);
 	if (ns->backend != CONFIG_BACKEND_CLOUDFLARE) {
 		for (i = remote_key_first(); i < CONFIG_KEY_COUNT; i++) {
 			if (!p->key_line[i])
