@@ -97,7 +97,8 @@ struct rs_store {
 struct rs_fresh {
 	bool is_present;
 	bool is_pending;
-	int64_t fetched_ns;
+	int64_t fetched_ns; /* 0: never (a row the listing made) */
+	int64_t listed_ns;
 };
 
 static struct rs_store *rs_of(struct store *st)
@@ -152,7 +153,7 @@ static int rs_fresh_get(struct rs_ns *r, const char *key, size_t len,
 			struct rs_fresh *f)
 {
 	sqlite3_stmt *st = rs_prepare(r, "SELECT is_present, is_pending,"
-					 " fetched_ns FROM rc_fresh"
+					 " fetched_ns, listed_ns FROM rc_fresh"
 					 " WHERE key = ?1");
 	int rc;
 
@@ -164,6 +165,7 @@ static int rs_fresh_get(struct rs_ns *r, const char *key, size_t len,
 		f->is_present = sqlite3_column_int(st, 0);
 		f->is_pending = sqlite3_column_int(st, 1);
 		f->fetched_ns = sqlite3_column_int64(st, 2);
+		f->listed_ns = sqlite3_column_int64(st, 3);
 		rc = 0;
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : rs_db_errno(r, rc);
@@ -428,9 +430,14 @@ static int rs_stale(struct rs_ns *r, int rc, const char *what)
 	return 0;
 }
 
-/* Fetch key from the API into the cache. */
+/*
+ * Fetch key from the API into the cache: its value, and its metadata
+ * and expiration from a list page unless is_listed (a fresh listing
+ * put them in the cache already).  has_cached: the cache holds a value
+ * that stale_if_error may serve.
+ */
 static int rs_fetch(struct rs_ns *r, const char *key, size_t len,
-		    bool has_cached)
+		    bool has_cached, bool is_listed)
 {
 	struct remote_buf value = {0};
 	struct rs_attrs a = {.key = key, .len = len};
@@ -445,9 +452,18 @@ static int rs_fetch(struct rs_ns *r, const char *key, size_t len,
 			rc = rs_fresh_set(r, key, len, false, false, now, 0);
 		goto done;
 	}
-	if (rc == 0)
+	if (rc == 0 && is_listed) {
+		struct store_attr cached;
+
+		rc = rs_cached_meta(r, key, len, &a.meta);
+		if (rc == 0)
+			rc = r->cache->ops->stat(r->cache, r->cns, key, len,
+						 STORE_KEY, &cached);
+		a.expiration = rc == 0 ? cached.expiration : 0;
+	} else if (rc == 0) {
 		rc = remote_list(r->api, key, len, NULL, 10, rs_attrs_key, &a,
 				 &cursor);
+	}
 	if (rc)
 		goto done;
 	rc = rs_apply(r, key, len, &value, a.meta, a.expiration);
@@ -480,13 +496,15 @@ static int rs_ensure(struct rs_ns *r, const char *key, size_t len,
 		return 0;
 	if (rc == 0 && f.fetched_ns > since && !is_forced)
 		return 0;
-	return rs_fetch(r, key, len, rc == 0 && f.is_present);
+	return rs_fetch(r, key, len, rc == 0 && f.is_present && f.fetched_ns,
+			rc == 0 && f.is_present && f.listed_ns > since);
 }
 
 /* State of one listing fetch. */
 struct rs_listing {
 	struct rs_ns *r;
 	int64_t start_ns;
+	size_t prefix_len;
 };
 
 static int rs_listing_key(void *ctx, const struct remote_key *k)
@@ -495,16 +513,27 @@ static int rs_listing_key(void *ctx, const struct remote_key *k)
 	struct rs_ns *r = l->r;
 	struct remote_buf value = {0};
 	struct rs_fresh f;
+	bool is_deep;
 	int rc;
 
-	if (k->name_len > STORE_KEY_MAX)
+	if (k->name_len > STORE_KEY_MAX || k->name_len < l->prefix_len)
 		return 0;
 	rc = rs_fresh_get(r, k->name, k->name_len, &f);
 	if (rc && rc != -ENOENT)
 		return rc;
 	if (rc == 0 && f.is_pending)
 		return 0;
-	if (rc == 0 && f.is_present && f.fetched_ns > l->start_ns - r->ttl_ns) {
+	/*
+	 * In the tree layout a key below a subdirectory only makes that
+	 * directory appear: its value (and size) is fetched when it is
+	 * itself read or listed, so that ls of a namespace's top does not
+	 * GET every value of the namespace.
+	 */
+	is_deep =
+	    r->cfg->layout == CONFIG_LAYOUT_TREE &&
+	    memchr(k->name + l->prefix_len, '/', k->name_len - l->prefix_len);
+	if (rc == 0 && f.is_present &&
+	    (is_deep || f.fetched_ns > l->start_ns - r->ttl_ns)) {
 		/* The value is fresh; metadata and expiration may not be. */
 		rc = r->cache->ops->get(r->cache, r->cns, k->name, k->name_len,
 					rs_buf_sink, &value, NULL);
@@ -517,8 +546,18 @@ static int rs_listing_key(void *ctx, const struct remote_key *k)
 				    " WHERE key = ?1",
 				    k->name, k->name_len, l->start_ns);
 		free(value.data);
+		value = (struct remote_buf){0};
 		if (rc != -ENOENT)
 			return rc;
+	}
+	if (is_deep) {
+		/* A row with no value yet: never fresh, so never served. */
+		rc = rs_apply(r, k->name, k->name_len, &value, k->metadata,
+			      k->expiration);
+		if (rc == 0)
+			rc = rs_fresh_set(r, k->name, k->name_len, true, false,
+					  0, l->start_ns);
+		return rc;
 	}
 	/* TODO: the API's listing has no sizes, so each key costs a GET. */
 	rc = remote_get(r->api, k->name, k->name_len, &value);
@@ -568,7 +607,8 @@ static int rs_listing_prune(struct rs_ns *r, const char *prefix, size_t len,
 static int rs_ensure_listing(struct rs_ns *r, const char *prefix, size_t len,
 			     bool is_forced)
 {
-	struct rs_listing l = {.r = r, .start_ns = rs_now_ns()};
+	struct rs_listing l = {
+	    .r = r, .start_ns = rs_now_ns(), .prefix_len = len};
 	char *cursor = NULL, *next;
 	sqlite3_stmt *st;
 	int rc;
