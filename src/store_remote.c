@@ -33,7 +33,10 @@
  * prefix for its metadata and expiration (the first key of that page is
  * the key itself when it is listed).  A listing (readdir) fetches the
  * whole prefix page by page and GETs the value of every key that is not
- * fresh, because the API's listing has no sizes.  Writes go to the API
+ * fresh, because the API's listing has no sizes; in the tree layout a
+ * key below a subdirectory of the prefix gets a row without its value
+ * (fetched_ns 0: never fresh, so never served) that only makes the
+ * subdirectory appear.  Writes go to the API
  * first and into the cache only when the API took them, so a failed put
  * leaves the cached value as it was.
  *
