@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = fuse3 sqlite3 inih jansson
+PKGS = fuse3 sqlite3 inih jansson libcurl
 
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -39,12 +39,15 @@ SRCS = \
 	src/main.c \
 	src/name.c \
 	src/notify.c \
+	src/remote.c \
+	src/store_remote.c \
 	src/store_sqlite.c
 
 UNIT_TESTS = \
 	tests/unit/test_attr.bin \
 	tests/unit/test_config.bin \
 	tests/unit/test_name.bin \
+	tests/unit/test_remote.bin \
 	tests/unit/test_store.bin
 
 all: kvfs
@@ -62,6 +65,7 @@ tests/unit/test_attr.bin: build/attr.o
 tests/unit/test_config.bin: build/config.o build/log.o
 tests/unit/test_name.bin: build/name.o build/log.o
 tests/unit/test_store.bin: build/store_sqlite.o build/name.o build/log.o
+tests/unit/test_remote.bin: build/remote.o build/log.o
 
 tests/unit/%.bin: tests/unit/%.c tests/unit/check.h
 	$(QLD)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) \

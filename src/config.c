@@ -82,6 +82,17 @@ static int set_kernel_cache(struct parser *p, const char *key,
 static int set_id(struct parser *p, const char *key, const char *value);
 static int set_layout(struct parser *p, const char *key, const char *value);
 static int set_read_only(struct parser *p, const char *key, const char *value);
+static int set_backend(struct parser *p, const char *key, const char *value);
+static int set_account(struct parser *p, const char *key, const char *value);
+static int set_token_file(struct parser *p, const char *key, const char *value);
+static int set_token_env(struct parser *p, const char *key, const char *value);
+static int set_api_base(struct parser *p, const char *key, const char *value);
+static int set_cache_ttl(struct parser *p, const char *key, const char *value);
+static int set_cache_max(struct parser *p, const char *key, const char *value);
+static int set_cache_path(struct parser *p, const char *key, const char *value);
+static int set_stale(struct parser *p, const char *key, const char *value);
+static int set_retry_max(struct parser *p, const char *key, const char *value);
+static int finish_namespace(struct parser *p);
 
 static const struct config_key {
 	enum config_section section;
@@ -100,7 +111,20 @@ static const struct config_key {
     {SECTION_NAMESPACE, "id", set_id},
     {SECTION_NAMESPACE, "layout", set_layout},
     {SECTION_NAMESPACE, "read_only", set_read_only},
+    {SECTION_NAMESPACE, "backend", set_backend},
+    /* From here on: backend = cloudflare only (remote_key_first()). */
+    {SECTION_NAMESPACE, "account_id", set_account},
+    {SECTION_NAMESPACE, "api_token_file", set_token_file},
+    {SECTION_NAMESPACE, "api_token_env", set_token_env},
+    {SECTION_NAMESPACE, "api_base", set_api_base},
+    {SECTION_NAMESPACE, "cache_ttl", set_cache_ttl},
+    {SECTION_NAMESPACE, "cache_max_mb", set_cache_max},
+    {SECTION_NAMESPACE, "cache_path", set_cache_path},
+    {SECTION_NAMESPACE, "stale_if_error", set_stale},
+    {SECTION_NAMESPACE, "retry_max_sec", set_retry_max},
 };
+
+#define REMOTE_TOKEN_MAX 1024 /* bytes of an API token */
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -358,6 +382,9 @@ static int add_namespace(struct parser *p, const char *name)
 		return parser_error(p, "%s", strerror(ENOMEM));
 	ns->layout = CONFIG_LAYOUT_TREE;
 	ns->line = p->line;
+	ns->remote.cache_ttl_sec = 60;
+	ns->remote.cache_max_mb = 64;
+	ns->remote.retry_max_sec = 30;
 	cfg->ns_count++;
 	p->section = SECTION_NAMESPACE;
 	return 0;
@@ -439,6 +466,8 @@ static int parse_header(struct parser *p, char *s)
 	if (*rest && *rest != ';' && *rest != '#')
 		return parser_error(p, "unexpected '%s' after ']'",
 				    show(shown, rest));
+	if (finish_namespace(p) < 0)
+		return -1;
 	memset(p->key_line, 0, sizeof(p->key_line));
 	if (name)
 		return add_namespace(p, name);
@@ -882,6 +911,296 @@ static int set_layout(struct parser *p, const char *key, const char *value)
 	return 0;
 }
 
+static struct config_ns *current_ns(struct parser *p)
+{
+	return &p->cfg->ns[p->cfg->ns_count - 1];
+}
+
+static int set_backend(struct parser *p, const char *key, const char *value)
+{
+	if (!strcmp(value, "sqlite"))
+		current_ns(p)->backend = CONFIG_BACKEND_SQLITE;
+	else if (!strcmp(value, "cloudflare"))
+		current_ns(p)->backend = CONFIG_BACKEND_CLOUDFLARE;
+	else
+		return bad_value(p, key, value,
+				 "expected 'sqlite' or 'cloudflare'");
+	return 0;
+}
+
+/* An account or namespace id goes into URLs: letters, digits, - and _. */
+static bool is_id(const char *s)
+{
+	return *s && strlen(s) <= 64 &&
+	       strspn(s, "0123456789abcdefghijklmnopqrstuvwxyz"
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == strlen(s);
+}
+
+static int set_account(struct parser *p, const char *key, const char *value)
+{
+	struct config_ns *ns = current_ns(p);
+
+	if (!is_id(value))
+		return bad_value(p, key, value,
+				 "expected the account id (hex digits)");
+	ns->remote.account_id = strdup(value);
+	if (!ns->remote.account_id)
+		return parser_error(p, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+/*
+ * Check and keep a token: printable ASCII without spaces (it goes into
+ * an HTTP header).  where says where it came from; the token itself is
+ * never shown in a message.
+ */
+static int keep_token(struct parser *p, const char *key, const char *token,
+		      size_t len, const char *where)
+{
+	struct config_ns *ns = current_ns(p);
+	size_t i;
+
+	if (!len)
+		return parser_error(p, "%s: %s is empty", key, where);
+	if (len > REMOTE_TOKEN_MAX)
+		return parser_error(p, "%s: %s is longer than %d bytes", key,
+				    where, REMOTE_TOKEN_MAX);
+	for (i = 0; i < len; i++)
+		if (token[i] <= ' ' || token[i] >= 0x7f)
+			return parser_error(p,
+					    "%s: %s holds a byte that cannot "
+					    "be in a token",
+					    key, where);
+	ns->remote.api_token = strndup(token, len);
+	if (!ns->remote.api_token)
+		return parser_error(p, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+static int set_token_file(struct parser *p, const char *key, const char *value)
+{
+	char shown[CONFIG_SHOW_BUF], buf[REMOTE_TOKEN_MAX + 2];
+	char *path;
+	size_t len;
+	FILE *fp;
+	int err;
+
+	if (current_ns(p)->remote.api_token)
+		return parser_error(p, "give api_token_file or api_token_env, "
+				       "not both");
+	if (!*value)
+		return bad_value(p, key, value, "expected a file name");
+	path = value[0] == '/' ? strdup(value) : path_join(p->dir, value);
+	if (!path)
+		return parser_error(p, "%s", strerror(ENOMEM));
+	fp = fopen(path, "r");
+	err = errno;
+	free(path);
+	if (!fp)
+		return parser_error(p, "%s '%s': %s", key, show(shown, value),
+				    strerror(err));
+	len = fread(buf, 1, sizeof(buf) - 1, fp);
+	err = ferror(fp) ? errno : 0;
+	fclose(fp);
+	if (err)
+		return parser_error(p, "%s '%s': %s", key, show(shown, value),
+				    strerror(err));
+	while (len && isspace((unsigned char)buf[len - 1]))
+		len--; /* the newline an editor or echo adds */
+	return keep_token(p, key, buf, len, "the file");
+}
+
+static int set_token_env(struct parser *p, const char *key, const char *value)
+{
+	char shown[CONFIG_SHOW_BUF];
+	const char *token;
+
+	if (current_ns(p)->remote.api_token)
+		return parser_error(p, "give api_token_file or api_token_env, "
+				       "not both");
+	if (!*value)
+		return bad_value(p, key, value,
+				 "expected an environment variable");
+	token = getenv(value);
+	if (!token)
+		return parser_error(p,
+				    "%s: environment variable '%s' is not "
+				    "set",
+				    key, show(shown, value));
+	return keep_token(p, key, token, strlen(token), "the variable");
+}
+
+static int set_api_base(struct parser *p, const char *key, const char *value)
+{
+	struct config_ns *ns = current_ns(p);
+	size_t len = strlen(value);
+
+	if (strncmp(value, "https://", 8) && strncmp(value, "http://", 7))
+		return bad_value(p, key, value,
+				 "expected an http:// or https:// URL");
+	if (strpbrk(value, " ?#"))
+		return bad_value(p, key, value,
+				 "expected a URL without spaces, query or "
+				 "fragment");
+	while (len && value[len - 1] == '/')
+		len--;
+	ns->remote.api_base = strndup(value, len);
+	if (!ns->remote.api_base)
+		return parser_error(p, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+static int set_cache_ttl(struct parser *p, const char *key, const char *value)
+{
+	unsigned long sec;
+
+	if (parse_uint(value, 10, 31536000, &sec) < 0 || sec < 30)
+		return bad_value(p, key, value,
+				 "expected seconds, at least 30 (as Workers "
+				 "KV's cacheTtl)");
+	current_ns(p)->remote.cache_ttl_sec = (int)sec;
+	return 0;
+}
+
+static int set_cache_max(struct parser *p, const char *key, const char *value)
+{
+	unsigned long mb;
+
+	if (parse_uint(value, 10, 1048576, &mb) < 0 || mb < 1)
+		return bad_value(p, key, value,
+				 "expected MiB from 1 to 1048576");
+	current_ns(p)->remote.cache_max_mb = (int)mb;
+	return 0;
+}
+
+static int set_cache_path(struct parser *p, const char *key, const char *value)
+{
+	struct config_ns *ns = current_ns(p);
+
+	if (!*value)
+		return bad_value(p, key, value, "expected a file name");
+	ns->remote.cache_path =
+	    value[0] == '/' ? strdup(value) : path_join(p->dir, value);
+	if (!ns->remote.cache_path)
+		return parser_error(p, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+static int set_stale(struct parser *p, const char *key, const char *value)
+{
+	if (!strcmp(value, "true") || !strcmp(value, "yes") ||
+	    !strcmp(value, "1"))
+		current_ns(p)->remote.is_stale_if_error = true;
+	else if (!strcmp(value, "false") || !strcmp(value, "no") ||
+		 !strcmp(value, "0"))
+		current_ns(p)->remote.is_stale_if_error = false;
+	else
+		return bad_value(p, key, value, "expected true or false");
+	return 0;
+}
+
+static int set_retry_max(struct parser *p, const char *key, const char *value)
+{
+	unsigned long sec;
+
+	if (parse_uint(value, 10, 600, &sec) < 0)
+		return bad_value(p, key, value,
+				 "expected seconds from 0 to 600");
+	current_ns(p)->remote.retry_max_sec = (int)sec;
+	return 0;
+}
+
+/* The index in config_keys of the first cloudflare-only key. */
+static size_t remote_key_first(void)
+{
+	size_t i;
+
+	for (i = 0; strcmp(config_keys[i].name, "account_id"); i++)
+		;
+	return i;
+}
+
+/*
+ * At the end of a namespace section: the checks that need the whole
+ * section.  Errors name the line of the key at fault, or the header's
+ * line for a missing key.
+ */
+static int finish_namespace(struct parser *p)
+{
+	char title[CONFIG_TITLE_BUF];
+	int saved = p->line, rc = 0;
+	struct config_ns *ns;
+	size_t i;
+
+	if (p->failed || p->section != SECTION_NAMESPACE)
+		return 0;
+	ns = current_ns(p);
+	if (ns->backend != CONFIG_BACKEND_CLOUDFLARE) {
+		for (i = remote_key_first(); i < CONFIG_KEY_COUNT; i++) {
+			if (!p->key_line[i])
+				continue;
+			p->line = p->key_line[i];
+			rc = parser_error(p, "%s needs backend = cloudflare",
+					  config_keys[i].name);
+			break;
+		}
+		p->line = saved;
+		return rc;
+	}
+
+	p->line = ns->line;
+	show_section(p, title);
+	if (!ns->id)
+		rc = parser_error(p,
+				  "%s: backend = cloudflare needs id (the "
+				  "namespace id)",
+				  title);
+	else if (!is_id(ns->id))
+		rc = parser_error(p,
+				  "%s: id must be the namespace id (hex "
+				  "digits)",
+				  title);
+	else if (!ns->remote.account_id)
+		rc = parser_error(p,
+				  "%s: backend = cloudflare needs "
+				  "account_id",
+				  title);
+	else if (!ns->remote.api_token)
+		rc = parser_error(p,
+				  "%s: backend = cloudflare needs "
+				  "api_token_file or api_token_env",
+				  title);
+	p->line = saved;
+	if (rc)
+		return rc;
+	if (!ns->remote.api_base)
+		ns->remote.api_base = strdup(CONFIG_API_BASE);
+	if (!ns->remote.api_base)
+		return parser_error(p, "%s", strerror(ENOMEM));
+	return 0;
+}
+
+/* Default cache paths, once the store's path is known. */
+static int finish_remote(struct parser *p)
+{
+	struct config *cfg = p->cfg;
+	int i;
+
+	for (i = 0; i < cfg->ns_count; i++) {
+		struct config_remote *r = &cfg->ns[i].remote;
+
+		if (cfg->ns[i].backend != CONFIG_BACKEND_CLOUDFLARE ||
+		    r->cache_path)
+			continue;
+		if (asprintf(&r->cache_path, "%s-cache-%s.db", cfg->store_path,
+			     cfg->ns[i].id) < 0) {
+			r->cache_path = NULL;
+			return file_error(p, "%s", strerror(ENOMEM));
+		}
+	}
+	return 0;
+}
+
 static void set_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -950,6 +1269,7 @@ int config_load(const char *path, struct config *cfg, char *err,
 	else if (rc < 0)
 		file_error(&p, "%s", strerror(ENOMEM));
 
+	finish_namespace(&p);
 	if (!cfg->ns_count)
 		file_error(&p, "no [namespace NAME] section");
 	if (!p.failed && !cfg->store_path) {
@@ -957,6 +1277,8 @@ int config_load(const char *path, struct config *cfg, char *err,
 		if (!cfg->store_path)
 			file_error(&p, "%s", strerror(ENOMEM));
 	}
+	if (!p.failed)
+		finish_remote(&p);
 
 close_file:
 	fclose(p.fp);
@@ -1025,8 +1347,16 @@ void config_free(struct config *cfg)
 	int i;
 
 	for (i = 0; i < cfg->ns_count; i++) {
+		struct config_remote *r = &cfg->ns[i].remote;
+
 		free(cfg->ns[i].name);
 		free(cfg->ns[i].id);
+		free(r->account_id);
+		if (r->api_token)
+			explicit_bzero(r->api_token, strlen(r->api_token));
+		free(r->api_token);
+		free(r->api_base);
+		free(r->cache_path);
 	}
 	free(cfg->ns);
 	free(cfg->file);

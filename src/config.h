@@ -19,6 +19,15 @@
  *   id = 0f2ac74b498b48028cb68387c421e279
  *   layout = tree             ; tree | flat
  *   read_only = false         ; true: every change fails with EROFS
+ *   backend = cloudflare      ; sqlite (default) | cloudflare
+ *   account_id = HEX          ; cloudflare only, required
+ *   api_token_file = PATH     ; or api_token_env = VAR, exactly one
+ *   api_base = URL            ; default CONFIG_API_BASE
+ *   cache_ttl = 60            ; seconds, at least 30
+ *   cache_max_mb = 64         ; bound of the local cache
+ *   cache_path = PATH         ; default STORE-cache-ID.db
+ *   stale_if_error = false    ; serve expired cache when the API fails
+ *   retry_max_sec = 30        ; time budget of retries per request
  */
 #ifndef KVFS_CONFIG_H
 #define KVFS_CONFIG_H
@@ -27,6 +36,22 @@
 #include <sys/types.h>
 
 enum config_layout { CONFIG_LAYOUT_TREE, CONFIG_LAYOUT_FLAT };
+enum config_backend { CONFIG_BACKEND_SQLITE, CONFIG_BACKEND_CLOUDFLARE };
+
+#define CONFIG_API_BASE "https://api.cloudflare.com/client/v4"
+
+/* The settings of a backend = cloudflare namespace. */
+struct config_remote {
+	char *account_id;
+	char *api_token;  /* read from the file or variable at load; secret:
+			     never logged, never shown in a message */
+	char *api_base;	  /* without a trailing '/' */
+	char *cache_path; /* absolute path of the edge cache database */
+	int cache_ttl_sec;
+	int cache_max_mb;
+	int retry_max_sec; /* total time spent retrying one request */
+	bool is_stale_if_error;
+};
 
 struct config_ns {
 	char *name; /* directory name, never NULL */
@@ -34,6 +59,8 @@ struct config_ns {
 	enum config_layout layout;
 	bool is_read_only; /* read_only = true: changes fail with EROFS */
 	int line;	   /* line of the section header, for messages */
+	enum config_backend backend;
+	struct config_remote remote; /* backend = cloudflare only */
 };
 
 struct config {

@@ -840,6 +840,14 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 		file_free(f);
 		return rc;
 	}
+	/*
+	 * Without STORE_CAP_EXCL nothing was put at create: the file's
+	 * first store (a write's flush, else its release) creates the key.
+	 */
+	if (is_created && !(fs->st->ops->caps(fs->st, ns) & STORE_CAP_EXCL)) {
+		f->is_loaded = true;
+		f->is_dirty = true;
+	}
 
 	if (fs_split_stale(in, a.version)) {
 		file_free(f);
@@ -1647,7 +1655,7 @@ static int fs_create_key(struct fs *fs, fuse_req_t req, struct fs_name *n,
 	 * is atomic across mounts); a kvfs stopped before the file is
 	 * closed leaves that empty key behind.
 	 */
-	put.flags = STORE_PUT_EXCL;
+	put.flags = STORE_PUT_EXCL | (link_target ? 0 : STORE_PUT_CREATE);
 	put.attr.mode = mode;
 	put.attr.uid = ctx->uid;
 	put.attr.gid = ctx->gid;
@@ -2145,6 +2153,11 @@ static int fs_rename_names(struct fs *fs, struct fs_name *from,
 {
 	bool noreplace = flags & RENAME_NOREPLACE;
 	int rc, is_dir = 0;
+
+	/* mv copies and deletes where the store cannot rename. */
+	if (!(fs->st->ops->caps(fs->st, from->ns) & STORE_CAP_RENAME) ||
+	    !(fs->st->ops->caps(fs->st, to->ns) & STORE_CAP_RENAME))
+		return -EXDEV;
 
 	if (!from->is_flat && !from->is_value)
 		is_dir = fs_dir_exists(fs, from->ns, from->key, from->len);
@@ -2835,9 +2848,7 @@ static int fs_open_store(struct fs *fs)
 	char err[512], *slash;
 	int rc;
 
-	rc =
-	    store_sqlite_open(fs->cfg->store_path, fs->cfg->busy_timeout_ms,
-			      fs->cfg->is_sync_full, &fs->st, err, sizeof(err));
+	rc = store_open(fs->cfg, &fs->st, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
 		return rc;

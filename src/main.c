@@ -364,8 +364,7 @@ static int check_store(const struct config *cfg)
 	char err[512];
 	int rc;
 
-	rc = store_sqlite_open(cfg->store_path, cfg->busy_timeout_ms,
-			       cfg->is_sync_full, &st, err, sizeof(err));
+	rc = store_open(cfg, &st, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "kvfs: %s\n", err);
 		return 1;

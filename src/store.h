@@ -1,7 +1,8 @@
 /*
  * store: the backend interface.  kvfs's file system and CLI talk to a
  * store only through these calls; a backend is one file implementing
- * struct store_ops (store_sqlite.c is the only one today).
+ * struct store_ops: store_sqlite.c (local namespaces) and
+ * store_remote.c (Workers KV namespaces, routing the rest to SQLite).
  *
  * Model.  A store holds namespaces (name -> id).  A namespace holds
  * rows identified by (key, kind): kind STORE_KEY is a Workers KV key
@@ -78,6 +79,25 @@ struct store_attr {
 #define STORE_PUT_FD                                                           \
 	32 /* fd holds the value too, see struct                               \
 	      store_put */
+#define STORE_PUT_CREATE                                                       \
+	16 /* with EXCL: the empty key of a file being                         \
+	      created; a store without STORE_CAP_EXCL                          \
+	      checks and keeps it locally until the file's                     \
+	      first real put (ignored by stores with it) */
+
+/*
+ * Capabilities, per namespace (caps()).  A store without one of them
+ * still does what the call asks, with weaker guarantees, and the file
+ * system adapts: see fs.c.
+ */
+#define STORE_CAP_RENAME 1 /* rename() works, in one transaction */
+#define STORE_CAP_EXCL                                                         \
+	2 /* STORE_PUT_EXCL is atomic against other                            \
+	     clients, and an empty key may be put at create */
+#define STORE_CAP_APPEND                                                       \
+	4		  /* STORE_PUT_APPEND is atomic against other clients */
+#define STORE_CAP_XATTR 8 /* other extended attributes on keys */
+#define STORE_CAP_ALL	15
 
 /*
  * Where a put's value comes from: read(ctx, off, buf, len) must fill
@@ -258,6 +278,8 @@ struct store_ops {
 	 */
 	int (*open_value)(struct store *st, int64_t ns, const char *key,
 			  size_t key_len, int *fd, struct store_attr *attr);
+	/* STORE_CAP_* bits of namespace ns. */
+	int (*caps)(struct store *st, int64_t ns);
 };
 
 struct store {
@@ -280,6 +302,16 @@ struct store {
  */
 int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
 		      struct store **out, char *err, size_t err_size);
+
+struct config;
+
+/*
+ * Open the store of cfg: the SQLite store at cfg->store_path, with the
+ * namespaces whose backend is cloudflare routed to Workers KV through
+ * an edge cache each (store_remote.c).  On failure err gets one line.
+ */
+int store_open(const struct config *cfg, struct store **out, char *err,
+	       size_t err_size);
 
 /*
  * The upper bound of a prefix range: prefix with its last byte + 1,

@@ -1968,6 +1968,12 @@ release:
 	return rc;
 }
 
+/* A SQLite namespace has every capability. */
+static int sq_caps(struct store *st, int64_t ns)
+{
+	return STORE_CAP_ALL;
+}
+
 static const struct store_ops sq_ops = {
     .close = sq_close,
     .ns_list = sq_ns_list,
@@ -1994,6 +2000,7 @@ static const struct store_ops sq_ops = {
     .xattr_list = sq_xattr_list,
     .xattr_remove = sq_xattr_remove,
     .sweep = sq_sweep,
+    .caps = sq_caps,
     .put_many = sq_put_many,
     .json_compact = sq_json_compact_op,
     .open_value = sq_open_value,

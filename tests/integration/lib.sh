@@ -20,9 +20,18 @@
 # lines.  done_testing prints the plan "1..N" and ends the script; a
 # script that stops before it is counted as died by tests/run.sh.
 #
+# Remote namespaces.  kv_miniflare NS_ID... starts Miniflare
+# (tests/remote/serve.mjs) with those namespaces, kv_faultproxy [--token
+# T] the fault proxy in front of it; kv_remote_ns NAME NS_ID [LINES]
+# prints a config section for a backend = cloudflare namespace reaching
+# it through the proxy; kv_fault sets the proxy's fault; mf_* talk to
+# Miniflare directly (not through kvfs nor the proxy) to check what it
+# holds.  See "Remote helpers" below.
+#
 # Cleanup.  One EXIT trap unmounts every mount the script made
 # (fusermount3 -u, then -uz), stops each daemon by its recorded PID,
 # waits for it, ends the helper processes the script started, and
+# stops the servers (Miniflare, the proxy) by their process groups and
 # removes the temporary directories.  Signals end the script through
 # that same trap.
 
@@ -41,6 +50,7 @@ declare -A KV_DBS=() KV_STATUS=() KV_LOG_SEEN=()
 KV_IDS=()      # mount ids in the order they were made
 KV_TMPDIRS=()  # every directory to remove at exit
 KV_BG_PIDS=()  # helper processes to end at exit
+KV_SVC_PIDS=() # servers (own process groups) to stop after the mounts
 KV_MNT=        # mountpoint of the last mount made
 KV_LAST_OUT=   # output of the last command run by a check
 _tap_n=0
@@ -453,6 +463,205 @@ kv_bg() {
 	KV_BG_PIDS+=("$!")
 }
 
+# ---- remote helpers ----------------------------------------------------
+
+KV_REMOTE_DIR=$KVFS_ROOT/tests/remote
+KV_MF_URL=      # Miniflare's explorer API, .../cdn-cgi/explorer/api
+KV_MF_ROOT=     # Miniflare's root URL (the gaps worker is under it)
+KV_PX_API=      # the proxy's API base, for api_base
+KV_PX_CTL=      # the proxy's control URL
+KV_PX_TOKEN=kvfs-test-token
+KV_ACCOUNT=0123456789abcdef0123456789abcdef
+KV_START_WAIT_SEC=${KV_START_WAIT_SEC:-60}
+
+# _kv_svc_start OUTFILE CMD...: start a server in its own process group
+# (setsid), remembered for the cleanup; wait until it printed a line on
+# OUTFILE.  Returns 1 if it died or printed nothing in time.
+_kv_svc_start() {
+	local out=$1 pid n
+	shift
+	setsid "$@" >"$out" 2>"$out.err" </dev/null &
+	pid=$!
+	KV_SVC_PIDS+=("$pid")
+	n=$((KV_START_WAIT_SEC * 10))
+	while [ "$n" -gt 0 ] && ! grep -qs . "$out"; do
+		_kv_alive "$pid" || break
+		sleep 0.1
+		n=$((n - 1))
+	done
+	grep -qs . "$out"
+}
+
+# _kv_svc_stop PID: SIGTERM to the server's process group, SIGKILL if it
+# is still there after 10 s; both aimed only at the group it leads.
+_kv_svc_stop() {
+	local pid=$1 n=100
+	kill -TERM -- "-$pid" 2>/dev/null || return 0
+	while [ "$n" -gt 0 ] && kill -0 -- "-$pid" 2>/dev/null; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	kill -KILL -- "-$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# kv_miniflare NS_ID...: start Miniflare with those namespaces (in
+# memory); sets KV_MF_URL and KV_MF_ROOT.  Bails out, saying why, when
+# Miniflare is not installed or does not start: the remote tests never
+# skip for a missing Miniflare.
+kv_miniflare() {
+	local d
+	d=$(kv_tmpdir) || bail "mktemp -d failed"
+	kv_track_dir "$d"
+	command -v node >/dev/null ||
+		bail "node is missing: run mount-scripts/setup.sh --tests"
+	[ -f "$KV_REMOTE_DIR/node_modules/miniflare/package.json" ] ||
+		bail "Miniflare is not installed in $KV_REMOTE_DIR:" \
+			"run mount-scripts/setup.sh --tests (npm ci)"
+	if ! _kv_svc_start "$d/url" node "$KV_REMOTE_DIR/serve.mjs" "$@"; then
+		diag "$(cat "$d/url.err")"
+		bail "Miniflare did not start (node $(node --version))"
+	fi
+	KV_MF_URL=$(head -n 1 "$d/url")
+	KV_MF_ROOT=${KV_MF_URL%/cdn-cgi/explorer/api}
+}
+
+# kv_faultproxy [--token T]: start faultproxy.py in front of Miniflare;
+# sets KV_PX_API and KV_PX_CTL.  Without arguments the proxy requires
+# the token $KV_PX_TOKEN.
+kv_faultproxy() {
+	local d line
+	d=$(kv_tmpdir) || bail "mktemp -d failed"
+	kv_track_dir "$d"
+	[ "$#" -gt 0 ] || set -- --token "$KV_PX_TOKEN"
+	if ! _kv_svc_start "$d/urls" python3 "$KV_REMOTE_DIR/faultproxy.py" \
+		--upstream "$KV_MF_URL" "$@"; then
+		diag "$(cat "$d/urls.err")"
+		bail "faultproxy.py did not start"
+	fi
+	line=$(head -n 1 "$d/urls")
+	KV_PX_API=${line% *}
+	KV_PX_CTL=${line#* }
+}
+
+# kv_fault QUERY: set the proxy's fault, e.g. kv_fault "mode=pass" or
+# kv_fault "mode=status&code=429&retry_after=2&count=1&method=PUT".
+kv_fault() {
+	curl -sSf --max-time 10 "$KV_PX_CTL/set?$1" >/dev/null ||
+		bail "the fault proxy refused: $1"
+}
+
+# kv_proxy_log: the requests the proxy saw since kv_proxy_clear, one
+# JSON object a line (see faultproxy.py).
+kv_proxy_log() {
+	curl -sSf --max-time 10 "$KV_PX_CTL/log"
+}
+kv_proxy_clear() {
+	curl -sSf --max-time 10 "$KV_PX_CTL/clear" >/dev/null
+}
+
+# kv_token_file: a file holding the proxy's token, on stdout.
+kv_token_file() {
+	local d
+	d=$(kv_tmpdir) || bail "mktemp -d failed"
+	kv_track_dir "$d"
+	printf '%s\n' "$KV_PX_TOKEN" >"$d/token"
+	chmod 600 "$d/token"
+	printf '%s' "$d/token"
+}
+
+# kv_remote_ns NAME NS_ID [LINES]: a config section for namespace NAME,
+# backend = cloudflare, Miniflare's namespace NS_ID through the proxy,
+# cache_ttl = 30, retry_max_sec = $KV_RETRY_MAX_SEC (default 8), and
+# LINES added at its end.
+kv_remote_ns() {
+	[ -n "${KV_TOKEN_FILE:-}" ] || KV_TOKEN_FILE=$(kv_token_file)
+	printf '[namespace %s]\nbackend = cloudflare\naccount_id = %s\n' \
+		"$1" "$KV_ACCOUNT"
+	printf 'id = %s\napi_token_file = %s\napi_base = %s\n' \
+		"$2" "$KV_TOKEN_FILE" "$KV_PX_API"
+	printf 'cache_ttl = 30\nretry_max_sec = %s\n' "${KV_RETRY_MAX_SEC:-8}"
+	[ -n "${3:-}" ] && printf '%s\n' "$3"
+	return 0
+}
+
+# mf_enc KEY: KEY percent-encoded, every byte but A-Z a-z 0-9 - . _ ~.
+mf_enc() {
+	python3 -c 'import sys, urllib.parse
+sys.stdout.write(urllib.parse.quote(sys.argv[1].encode("utf-8",
+    "surrogateescape"), safe=""))' "$1"
+}
+
+# mf_get NS_ID KEY [OUTFILE]: the value Miniflare holds (explorer API),
+# to stdout or OUTFILE; status non-zero (and nothing written) when the
+# key is missing.
+mf_get() {
+	curl -sf --max-time 60 -o "${3:-/dev/stdout}" \
+		"$KV_MF_URL/storage/kv/namespaces/$1/values/$(mf_enc "$2")"
+}
+
+# mf_put NS_ID KEY FILE [QUERY]: store FILE in Miniflare directly; with
+# QUERY (expiration=S or expiration_ttl=S) through the gaps worker.
+mf_put() {
+	local url="$KV_MF_URL/storage/kv/namespaces/$1/values/$(mf_enc "$2")"
+	[ -n "${4:-}" ] && url="$KV_MF_ROOT/gaps/$1/values/$(mf_enc "$2")?$4"
+	curl -sSf --max-time 60 -X PUT --data-binary "@$3" "$url" >/dev/null
+}
+
+# mf_put_meta NS_ID KEY FILE JSON: store value and metadata (multipart).
+mf_put_meta() {
+	curl -sSf --max-time 60 -X PUT -F "value=<$3" -F "metadata=$4" \
+		"$KV_MF_URL/storage/kv/namespaces/$1/values/$(mf_enc "$2")" \
+		>/dev/null
+}
+
+# mf_delete NS_ID KEY
+mf_delete() {
+	curl -sSf --max-time 60 -X DELETE \
+		"$KV_MF_URL/storage/kv/namespaces/$1/values/$(mf_enc "$2")" \
+		>/dev/null
+}
+
+# mf_bulk NS_ID JSONFILE: bulk put (the gaps worker).
+mf_bulk() {
+	curl -sSf --max-time 120 -X PUT -H 'Content-Type: application/json' \
+		--data-binary "@$2" "$KV_MF_ROOT/gaps/$1/bulk" >/dev/null
+}
+
+# mf_keys NS_ID [PREFIX]: every key Miniflare lists, page by page (limit
+# 1000, cursors), as JSON lines {"name", "expiration"?, "metadata"?}.
+mf_keys() {
+	python3 - "$KV_MF_URL/storage/kv/namespaces/$1/keys" "${2:-}" <<'PYEOF'
+import json, sys, urllib.parse, urllib.request
+url, prefix = sys.argv[1], sys.argv[2]
+cursor = ""
+while True:
+    q = {"limit": "1000"}
+    if prefix:
+        q["prefix"] = prefix
+    if cursor:
+        q["cursor"] = cursor
+    with urllib.request.urlopen(url + "?" + urllib.parse.urlencode(q),
+                                timeout=60) as r:
+        page = json.load(r)
+    for k in page["result"]:
+        print(json.dumps(k, ensure_ascii=False))
+    cursor = (page.get("result_info") or {}).get("cursor") or ""
+    if not cursor:
+        break
+PYEOF
+}
+
+# mf_meta NS_ID KEY: the key's metadata JSON (compact) as the metadata
+# endpoint gives it; "null" when it has none, "404" when missing.
+mf_meta() {
+	curl -sS --max-time 60 "$KV_MF_ROOT/gaps/$1/metadata/$(mf_enc "$2")" |
+		python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(json.dumps(d["result"], separators=(",", ":"), ensure_ascii=False)
+      if d["success"] else "404")'
+}
+
 _kv_cleanup() {
 	local st=$? id pid dir
 	trap - EXIT
@@ -464,6 +673,9 @@ _kv_cleanup() {
 	done
 	for pid in "${KV_BG_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
+	done
+	for pid in "${KV_SVC_PIDS[@]}"; do
+		_kv_svc_stop "$pid"
 	done
 	for dir in "${KV_TMPDIRS[@]}"; do
 		if awk -v p="$dir/" 'index($2, p) == 1 { f = 1 } END { exit !f }' \

@@ -706,6 +706,113 @@ static int remove_one(const char *path, const struct stat *st, int type,
 	return remove(path);
 }
 
+/* backend = cloudflare: its options, defaults and errors. */
+static void test_remote(void)
+{
+	struct config cfg;
+	const struct config_remote *r;
+	char want[PATH_MAX * 2];
+
+	WRITE("token", "s3cret-token\n");
+	setenv("KVFS_TEST_TOKEN", "env-token", 1);
+	CHECK(LOAD("[namespace kv]\n"
+		   "backend = cloudflare\n"
+		   "account_id = 0123abcd\n"
+		   "id = 89efab\n"
+		   "api_token_file = token\n",
+		   &cfg),
+	      "a remote namespace with the required options loads");
+	r = &cfg.ns[0].remote;
+	snprintf(want, sizeof(want), "%s/kvfs.db-cache-89efab.db", tmp_real);
+	CHECK(cfg.ns[0].backend == CONFIG_BACKEND_CLOUDFLARE &&
+		  str_eq(r->account_id, "0123abcd") &&
+		  str_eq(r->api_token, "s3cret-token") &&
+		  str_eq(r->api_base, CONFIG_API_BASE) &&
+		  str_eq(r->cache_path, want) && r->cache_ttl_sec == 60 &&
+		  r->cache_max_mb == 64 && r->retry_max_sec == 30 &&
+		  !r->is_stale_if_error,
+	      "remote defaults; the token file's newline is cut");
+	config_free(&cfg);
+
+	CHECK(LOAD("[namespace kv]\n"
+		   "backend = cloudflare\n"
+		   "account_id = 0123abcd\n"
+		   "id = 89efab\n"
+		   "api_token_env = KVFS_TEST_TOKEN\n"
+		   "api_base = http://127.0.0.1:8787/client/v4/\n"
+		   "cache_ttl = 30\n"
+		   "cache_max_mb = 1\n"
+		   "cache_path = c.db\n"
+		   "stale_if_error = true\n"
+		   "retry_max_sec = 0\n"
+		   "read_only = true\n"
+		   "layout = flat\n"
+		   "[namespace local]\n",
+		   &cfg),
+	      "every remote option");
+	r = &cfg.ns[0].remote;
+	snprintf(want, sizeof(want), "%s/c.db", tmp_real);
+	CHECK(str_eq(r->api_token, "env-token") &&
+		  str_eq(r->api_base, "http://127.0.0.1:8787/client/v4") &&
+		  str_eq(r->cache_path, want) && r->cache_ttl_sec == 30 &&
+		  r->cache_max_mb == 1 && r->retry_max_sec == 0 &&
+		  r->is_stale_if_error && cfg.ns[0].is_read_only &&
+		  cfg.ns[0].layout == CONFIG_LAYOUT_FLAT &&
+		  cfg.ns[1].backend == CONFIG_BACKEND_SQLITE,
+	      "every remote option's value, and a local namespace beside");
+	config_free(&cfg);
+
+	BAD("[namespace a]\ncache_ttl = 60\n",
+	    "2: cache_ttl needs backend = cloudflare");
+	BAD("[namespace a]\nbackend = sqlite\naccount_id = 1\n",
+	    "3: account_id needs backend = cloudflare");
+	BAD("[namespace a]\nbackend = cloudflare\nid = 1\n"
+	    "account_id = 2\n",
+	    "1: [namespace a]: backend = cloudflare needs api_token_file or "
+	    "api_token_env");
+	BAD("[namespace a]\nbackend = cloudflare\naccount_id = 2\n"
+	    "api_token_file = token\n[namespace b]\n",
+	    "1: [namespace a]: backend = cloudflare needs id (the namespace "
+	    "id)");
+	BAD("[namespace a]\nbackend = cloudflare\nid = 1\n"
+	    "api_token_file = token\n",
+	    "1: [namespace a]: backend = cloudflare needs account_id");
+	BAD("[namespace a]\nbackend = cloudflare\nid = 1/2\n",
+	    "1: [namespace a]: id must be the namespace id (hex digits)");
+	BAD("[namespace a]\nbackend = s3\n",
+	    "2: bad value 's3' for backend: expected 'sqlite' or "
+	    "'cloudflare'");
+	BAD("[namespace a]\nbackend = cloudflare\ncache_ttl = 29\n",
+	    "3: bad value '29' for cache_ttl: expected seconds, at least 30 "
+	    "(as Workers KV's cacheTtl)");
+	BAD("[namespace a]\nbackend = cloudflare\napi_token_file = token\n"
+	    "api_token_env = KVFS_TEST_TOKEN\n",
+	    "4: give api_token_file or api_token_env, not both");
+	BAD("[namespace a]\nbackend = cloudflare\n"
+	    "api_token_env = KVFS_TEST_NO_SUCH_VAR\n",
+	    "3: api_token_env: environment variable 'KVFS_TEST_NO_SUCH_VAR' "
+	    "is not set");
+	BAD("[namespace a]\nbackend = cloudflare\n"
+	    "api_token_file = missing\n",
+	    "3: api_token_file 'missing': No such file or directory");
+	WRITE("empty", "\n");
+	BAD("[namespace a]\nbackend = cloudflare\napi_token_file = empty\n",
+	    "3: api_token_file: the file is empty");
+	BAD("[namespace a]\nbackend = cloudflare\napi_base = ftp://x\n",
+	    "3: bad value 'ftp://x' for api_base: expected an http:// or "
+	    "https:// URL");
+	BAD("[namespace a]\nbackend = cloudflare\ncache_max_mb = 0\n",
+	    "3: bad value '0' for cache_max_mb: expected MiB from 1 to "
+	    "1048576");
+	BAD("[namespace a]\nbackend = cloudflare\nstale_if_error = maybe\n",
+	    "3: bad value 'maybe' for stale_if_error: expected true or false");
+	BAD("[namespace a]\nbackend = cloudflare\nretry_max_sec = 601\n",
+	    "3: bad value '601' for retry_max_sec: expected seconds from 0 "
+	    "to 600");
+	BAD("[namespace a]\nbackend = cloudflare\napi_token = abc\n",
+	    "3: unknown key 'api_token' in [namespace a]");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmp) || !realpath(tmp, tmp_real)) {
@@ -726,6 +833,7 @@ int main(void)
 	test_relative();
 	test_example();
 	test_default();
+	test_remote();
 
 	if (nftw(tmp, remove_one, 8, FTW_DEPTH | FTW_PHYS) < 0)
 		perror(tmp);
