@@ -164,7 +164,7 @@ soak: kvfs
 bench-sync: kvfs
 	$(Q)bench/sync.sh
 
-# Issue 6's benchmark: kvfs against tmpfs, passthrough_ll and rclone;
+# The benchmark: kvfs against tmpfs, passthrough_ll and rclone;
 # prints one table.  Counts via BENCH_* (bench/run.sh); BENCH_QUICK=1
 # for a smoke run.  Never part of check: it asserts no time.
 .PHONY: bench

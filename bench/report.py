@@ -9,7 +9,7 @@ pairs are run.sh's parameters (files, size, big_mib, procs, par_files,
 keys, keys10, tree_dirs, tree_keys, runs, big_runs, fs).  Prints a
 markdown table of median [min-max] per workload and file system, kvfs's
 ratios of medians to passthrough_ll and rclone, and how the numbers
-compare with issue 6's targets.  Informational only: the exit status
+compare with kvfs's performance targets.  Informational only: the exit status
 never depends on a time.
 """
 import os
@@ -134,9 +134,9 @@ def main():
                       "{} keys into {}: {:.1f} s, {} keys/s.".format(
                           n, ns, float(s), fmt(int(n) / float(s))))
 
-    # Issue 6's targets, for kvfs on disk (and on tmpfs, for reference).
+    # kvfs's performance targets, for kvfs on disk (and on tmpfs, for reference).
     print()
-    print("Issue 6's targets (informational; nothing fails on them):")
+    print("kvfs's performance targets (informational; nothing fails on them):")
     print()
 
     def ratio(k, o, w):

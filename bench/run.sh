@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/run.sh: issue 6's benchmark.  Runs the same workloads, in one
+# bench/run.sh: kvfs's benchmark.  Runs the same workloads, in one
 # run, on
 #   tmpfs           the kernel alone (a tmpfs this script mounts, or a
 #                   folder of /dev/shm where mounting is not allowed)
