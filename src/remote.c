@@ -447,12 +447,13 @@ static int key_url(struct remote *r, const char *what, const char *key,
 	return 0;
 }
 
-int remote_get(struct remote *r, const char *key, size_t key_len,
-	       struct remote_buf *value)
+/* A request without a body on one key's value; the answer into answer. */
+static int value_req(struct remote *r, const char *method, const char *what,
+		     const char *key, size_t key_len, struct remote_buf *answer)
 {
-	struct remote_req q = {.method = "GET",
-			       .answer = value,
-			       .what = "get",
+	struct remote_req q = {.method = method,
+			       .answer = answer,
+			       .what = what,
 			       .key = key,
 			       .key_len = key_len};
 	char *url;
@@ -462,9 +463,18 @@ int remote_get(struct remote *r, const char *key, size_t key_len,
 	if (rc)
 		return rc;
 	q.url = url;
-	value->len = 0;
 	rc = remote_send(r, &q);
 	free(url);
+	return rc;
+}
+
+int remote_get(struct remote *r, const char *key, size_t key_len,
+	       struct remote_buf *value)
+{
+	int rc;
+
+	value->len = 0;
+	rc = value_req(r, "GET", "get", key, key_len, value);
 	if (rc == 0 && value->len > STORE_VALUE_MAX)
 		rc = -EFBIG;
 	return rc;
@@ -520,20 +530,8 @@ int remote_put(struct remote *r, const char *key, size_t key_len,
 int remote_delete(struct remote *r, const char *key, size_t key_len)
 {
 	struct remote_buf answer = {0};
-	struct remote_req q = {.method = "DELETE",
-			       .answer = &answer,
-			       .what = "delete",
-			       .key = key,
-			       .key_len = key_len};
-	char *url;
-	int rc;
+	int rc = value_req(r, "DELETE", "delete", key, key_len, &answer);
 
-	rc = key_url(r, "values", key, key_len, NULL, &url);
-	if (rc)
-		return rc;
-	q.url = url;
-	rc = remote_send(r, &q);
-	free(url);
 	free(answer.data);
 	return rc == -ENOENT ? 0 : rc;
 }

@@ -439,6 +439,23 @@ kv_remount() {
 	kv_start "$1" || bail "mount $1 again"
 }
 
+# kv_kill_restart ID [PID...]: SIGKILL ID's daemon, wait for it and for
+# the PIDs (the load it was under), start it again on the dead mount and
+# wait until the new mount answers.  Returns 1 if kvfs did not start.
+kv_kill_restart() {
+	local id=$1 n=100
+	shift
+	kill -KILL "${KV_PIDS[$id]}"
+	_kv_reap "$id" 10
+	[ $# -gt 0 ] && wait "$@" 2>/dev/null
+	kv_start "$id" || return 1
+	# /proc/mounts lists the dead mount until the new kvfs cleared it.
+	until stat -f "${KV_MNTS[$id]}" >/dev/null 2>&1 || [ "$n" -eq 0 ]; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+}
+
 # _kv_stop_hard ID: whatever it takes, ID is unmounted and stopped.
 _kv_stop_hard() {
 	local id=$1 mnt=${KV_MNTS[$1]} pid=${KV_PIDS[$1]:-}

@@ -58,19 +58,10 @@ for round in $(seq 1 "$ROUNDS"); do
 	py_bg "$writer" "$N" "$log" "$round"
 	w=$!
 	sleep "0.$((RANDOM % 9 + 1))"
-	kill -KILL "${KV_PIDS[a]}"
-	_kv_reap a 10
-	wait "$w" 2>/dev/null
-	if ! kv_start a; then
+	if ! kv_kill_restart a "$w"; then
 		not_ok "round $round: kvfs starts again after SIGKILL"
 		break
 	fi
-	# /proc/mounts lists the dead mount until the new kvfs cleared it.
-	n=100
-	until stat -f "$KV_MNT" >/dev/null 2>&1 || [ "$n" -eq 0 ]; do
-		sleep 0.1
-		n=$((n - 1))
-	done
 	run py "$verify" "$KV_MNT/ns" "$log"
 	like "$KV_LAST_OUT" "closed=* missing=0 torn=0 empty=*" \
 		"round $round: every closed key is there, whole ($KV_LAST_OUT)"

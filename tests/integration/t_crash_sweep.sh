@@ -97,18 +97,10 @@ for round in $(seq 1 "$ROUNDS"); do
 	py_bg "$renamer" "$N" "${KV_DIRS[a]}/renames.log"
 	r=$!
 	sleep "0.$((RANDOM % 9 + 1))$((RANDOM % 10))"
-	kill -KILL "${KV_PIDS[a]}"
-	_kv_reap a 10
-	wait "$w" "$r" 2>/dev/null
-	if ! kv_start a; then
+	if ! kv_kill_restart a "$w" "$r"; then
 		not_ok "round $round: kvfs starts again after SIGKILL"
 		break
 	fi
-	n=100
-	until stat -f "$KV_MNT" >/dev/null 2>&1 || [ "$n" -eq 0 ]; do
-		sleep 0.1
-		n=$((n - 1))
-	done
 	is "$(awk -v m="$KV_MNT" '$2 == m' /proc/mounts | wc -l)" 1 \
 		"round $round: the dead mount was cleared and kvfs mounted once"
 
