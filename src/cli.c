@@ -887,9 +887,11 @@ static int cli_export(struct cli *c, int argc, char **argv)
 		return 1;
 	printf("[");
 	/*
-	 * TODO: for a remote namespace each value not cached is one GET;
-	 * POST bulk/get would read 100 a request, but it answers text
-	 * values only, so binary ones would still need their own GET.
+	 * Known limit: for a remote namespace each value not cached is one
+	 * GET.  The API's only bulk read, POST bulk/get (100 keys a
+	 * request), answers text values only: a binary value would come
+	 * back as lossy text that cannot be told from a real one, so
+	 * export reads every value whole, one request each.
 	 */
 	do {
 		/* One page of names first, then each value. */
