@@ -2137,6 +2137,14 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (rc == 0)
 			rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len,
 						 STORE_DIR);
+		/*
+		 * A directory that only its keys made (no mkdir row) went
+		 * away with its last key: the kernel still knows it, so
+		 * `rm -r` and `find -delete` end with its rmdir.  It is
+		 * empty and gone, which is what rmdir asks.
+		 */
+		if (rc == -ENOENT)
+			rc = 0;
 		if (rc == 0) {
 			inode_lock();
 			inode_unlink(INODE_DIR, n.ns, n.key, n.len);

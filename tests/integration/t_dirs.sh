@@ -87,4 +87,23 @@ M=$KV_MNT
 is "$(ls "$M" | tr '\n' ' ')" "made ns " \
 	"after another remount: the removed namespace stays removed"
 
+# Directories that only keys made (here by the CLI, as by an import or
+# another program) go away with their last key; removing them the way
+# tools do still works.
+N=$M/ns
+kv() { "$KVFS_BIN" -c "${KV_CONFS[a]}" "$@"; }
+for k in imp/a imp/sub/b imp/sub/deeper/c fd/x fd/y/z two/only; do
+	echo "$k" | kv put ns "$k" - || bail "kvfs put $k"
+done
+check "rm -r of directories only keys made" rm -r "$N/imp"
+fails_with "No such file or directory" "and they are gone" stat "$N/imp"
+check "find -delete of them" find "$N/fd" -delete
+fails_with "No such file or directory" "and they are gone too" stat "$N/fd"
+check "rm of the last key, then rmdir" sh -c "rm '$N/two/only' && rmdir '$N/two'"
+is "$(kv list ns --prefix imp/ | grep -c '"name"')" 0 "no key is left under them"
+echo v >"$N/stay"
+fails_with "Not a directory" "rmdir of a key is still ENOTDIR" rmdir "$N/stay"
+fails_with "No such file or directory" "rmdir of a name never made: ENOENT" \
+	rmdir "$N/never"
+
 done_testing
