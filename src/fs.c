@@ -685,6 +685,35 @@ static void fs_forget_cache(struct inode *in)
 }
 
 /*
+ * A file that created its key and was spoiled (over the value limit, or
+ * no room) before anything was stored: remove the empty key its create
+ * made, so that a failed `cp` leaves nothing behind.  Only while the key
+ * is still empty, in case another mount has put a value since.  Caller
+ * holds change_lock and f->lock.
+ */
+static void fs_drop_created(struct fs *fs, struct file *f)
+{
+	char key[FS_KEY_BUF];
+	struct store_attr a;
+	size_t len;
+	int64_t ns;
+
+	f->is_created = false;
+	inode_lock();
+	ns = f->in->ns;
+	len = f->in->key_len;
+	memcpy(key, f->in->key, len);
+	inode_unlock();
+	if (fs->st->ops->stat(fs->st, ns, key, len, STORE_KEY, &a) == 0 &&
+	    a.size == 0 &&
+	    fs->st->ops->remove(fs->st, ns, key, len, STORE_KEY) == 0) {
+		inode_lock();
+		inode_unlink(INODE_KEY, ns, key, len);
+		inode_unlock();
+	}
+}
+
+/*
  * Store f's content under its inode's current key.  Caller holds
  * change_lock and f->lock.  Nothing is stored for a file whose key was
  * deleted, or which a write over the limit spoiled.
@@ -701,6 +730,8 @@ static int fs_file_store(struct fs *fs, struct file *f)
 
 	if (f->is_too_big || f->is_out_of_space) {
 		fs_forget_cache(f->in);
+		if (f->is_created)
+			fs_drop_created(fs, f);
 		return f->is_too_big ? -EFBIG : -ENOSPC;
 	}
 	if (!f->is_dirty)
@@ -751,6 +782,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 		return rc;
 	}
 	f->is_dirty = false;
+	f->is_created = false; /* a value is stored: keep it */
 	if (put.flags & STORE_PUT_FD)
 		f->is_fd_shared = true;
 	__atomic_add_fetch(&fs->puts, 1, __ATOMIC_RELAXED);

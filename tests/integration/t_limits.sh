@@ -36,6 +36,14 @@ head -c 31457280 /dev/urandom >"$L/30mib"
 fails_with "$efbig" "cp of 30 MiB over an existing key: EFBIG" \
 	cp "$L/30mib" "$N/victim"
 is "$(cat "$N/victim" 2>&1)" "old value" "the key keeps its old value"
+fails_with "$efbig" "cp of 30 MiB to a new key: EFBIG" cp "$L/30mib" "$N/new30"
+fails_with "No such file or directory" "and no empty key is left behind" \
+	stat "$N/new30"
+is "$("$KVFS_BIN" -c "${KV_CONFS[a]}" list ns --prefix new30 | grep -c '"name"')" \
+	0 "the CLI does not list it either"
+fails_with "$efbig" "dd to a new key past the cap: EFBIG" \
+	dd if=/dev/zero of="$N/new25" bs=1 count=1 seek="$CAP" status=none
+fails_with "No such file or directory" "and it leaves no key" stat "$N/new25"
 
 # The write that crosses the cap may store the bytes up to it (a short
 # write, as POSIX says for a file size limit); the next write fails.
