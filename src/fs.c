@@ -57,8 +57,14 @@ struct fs {
 	const struct config *cfg;
 	struct store *st;
 	struct fuse_session *se;
-	char *store_dir;	      /* for statfs's free space */
-	int64_t start_ns;	      /* times of implied directories */
+	char *store_dir;  /* for statfs's free space */
+	int64_t start_ns; /* times of implied directories */
+	/*
+	 * FIXME: one lock for every namespace, so a remote namespace's
+	 * slow or failing requests (held through their retries) stall
+	 * the local namespaces of the same mount too; a lock per remote
+	 * namespace would keep them apart.
+	 */
 	pthread_rwlock_t change_lock; /* see the head of the file */
 	int64_t *ro_ns;		      /* ids of read_only namespaces */
 	const char *mountpoint;
