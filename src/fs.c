@@ -3,14 +3,17 @@
  * calls the store, and replies exactly once.  Helpers return 0 or a
  * negative errno; only the operations at the bottom of the file reply.
  *
- * Locks, always taken in this order: fs->change_lock, then a file's
- * lock, then the inode table's lock.  change_lock is a read-write lock:
+ * Locks, always taken in this order: a namespace's change lock, then a
+ * file's lock, then the inode table's lock.  The change lock is
+ * fs->change_lock for the root and the local namespaces and one of
+ * fs->remote_locks for a remote namespace (fs_lock_of), so that a slow
+ * remote API holds up only its own namespace.  It is a read-write lock:
  * every operation that writes to the store holds it for writing, so that
  * a put, a rename and an unlink of one key never interleave; lookup,
  * getattr, open and readdir hold it for reading, so that the row they
  * read and the inode they give the kernel for it belong together (a
  * rename between the two would pair a name's old value with its new
- * inode).  No request takes it twice.  No lock but change_lock and a file's
+ * inode).  No request takes two.  No lock but a change lock and a file's
  * lock is held across a store call.
  */
 #include <errno.h>
@@ -42,7 +45,11 @@
 #define FS_KEY_BUF	(STORE_KEY_MAX + 8)
 #define FS_BLKSIZE	131072 /* st_blksize: cp's buffer size hint */
 #define FS_READ_AT_OPEN 65536  /* values up to this are read at open */
-#define FS_CREATE_TRIES 8      /* a create racing other mounts' deletes */
+#define FS_CREATE_TRIES 8
+#define FS_REMOTE_LOCKS                                                        \
+	16 /* change locks shared by remote namespaces */ /* a create racing   \
+							     other mounts'     \
+							     deletes */
 /*
  * TODO: a reader of a larger value takes its copy at the first read, not
  * at open; if another mount or the CLI replaces the key in between, that
@@ -57,16 +64,12 @@ struct fs {
 	const struct config *cfg;
 	struct store *st;
 	struct fuse_session *se;
-	char *store_dir;  /* for statfs's free space */
-	int64_t start_ns; /* times of implied directories */
-	/*
-	 * FIXME: one lock for every namespace, so a remote namespace's
-	 * slow or failing requests (held through their retries) stall
-	 * the local namespaces of the same mount too; a lock per remote
-	 * namespace would keep them apart.
-	 */
+	char *store_dir;	      /* for statfs's free space */
+	int64_t start_ns;	      /* times of implied directories */
 	pthread_rwlock_t change_lock; /* see the head of the file */
-	int64_t *ro_ns;		      /* ids of read_only namespaces */
+	/* The change locks of remote namespaces (fs_lock_of). */
+	pthread_rwlock_t remote_locks[FS_REMOTE_LOCKS];
+	int64_t *ro_ns; /* ids of read_only namespaces */
 	const char *mountpoint;
 	uint64_t puts;	/* values stored since mount (atomic) */
 	int open_files; /* files open now (atomic) */
@@ -88,6 +91,20 @@ struct fs_name {
 static struct fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+/*
+ * The change lock of namespace ns: change_lock for the mount's root and
+ * every local namespace (they share renames), one of remote_locks for a
+ * remote namespace, so that its requests to the API, retries included,
+ * never hold up another namespace.  Nothing spans a remote namespace
+ * and another one: a rename between them is EXDEV before any store call.
+ */
+static pthread_rwlock_t *fs_lock_of(struct fs *fs, int64_t ns)
+{
+	if (ns != 0 && !(fs->st->ops->caps(fs->st, ns) & STORE_CAP_RENAME))
+		return &fs->remote_locks[(uint64_t)ns % FS_REMOTE_LOCKS];
+	return &fs->change_lock;
 }
 
 static int64_t fs_now_ns(void)
@@ -816,11 +833,12 @@ static int fs_store_locked(struct fs *fs, struct file *f)
 {
 	int rc;
 
-	pthread_rwlock_wrlock(&fs->change_lock);
+	pthread_rwlock_t *lk = fs_lock_of(fs, f->in->ns);
+	pthread_rwlock_wrlock(lk);
 	pthread_mutex_lock(&f->lock);
 	rc = fs_file_store(fs, f);
 	pthread_mutex_unlock(&f->lock);
-	pthread_rwlock_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(lk);
 	return rc;
 }
 
@@ -1379,7 +1397,8 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	pthread_rwlock_rdlock(&fs->change_lock);
+	pthread_rwlock_t *lk = fs_lock_of(fs, pin->ns);
+	pthread_rwlock_rdlock(lk);
 	if (pin->type == INODE_ROOT && !strcmp(name, FS_STATUS_NAME)) {
 		rc = fs_lookup_status(fs, &e);
 	} else if (pin->type == INODE_ROOT) {
@@ -1391,7 +1410,7 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (rc == -EINVAL || rc == -EILSEQ)
 			rc = -ENOENT; /* no key has such a name */
 	}
-	pthread_rwlock_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(lk);
 	if (rc == -ENOENT) {
 		/* A negative entry the kernel may cache. */
 		memset(&e, 0, sizeof(e));
@@ -1434,13 +1453,14 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	pthread_rwlock_rdlock(&fs->change_lock);
+	pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
+	pthread_rwlock_rdlock(lk);
 	rc = fs_getattr_in(fs, in, &st, &timeout);
 	if (rc == -ESTALE) {
 		rc = fs_getattr_open(fs, in, &st);
 		timeout = 0;
 	}
-	pthread_rwlock_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(lk);
 	if (rc == 0 && in->type == INODE_KEY)
 		fs_writer_size(in, &st);
 	if (rc)
@@ -1577,9 +1597,10 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	rc = fs_writable(fs, in->ns);
 	if (rc == 0) {
-		pthread_rwlock_wrlock(&fs->change_lock);
+		pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
+		pthread_rwlock_wrlock(lk);
 		rc = fs_setattr_in(fs, in, attr, to_set, fi);
-		pthread_rwlock_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(lk);
 	}
 	if (rc == 0)
 		rc = fs_getattr_in(fs, in, &st, &timeout);
@@ -1634,6 +1655,7 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 {
 	struct fs *fs = fs_of(req);
 	struct inode *in = fs_inode(ino);
+	pthread_rwlock_t *lk;
 	int rc;
 
 	if (in && in->type == INODE_STATUS) {
@@ -1651,12 +1673,13 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 			return;
 		}
 	}
+	lk = fs_lock_of(fs, in->ns);
 	if (fi->flags & O_TRUNC)
-		pthread_rwlock_wrlock(&fs->change_lock);
+		pthread_rwlock_wrlock(lk);
 	else
-		pthread_rwlock_rdlock(&fs->change_lock);
+		pthread_rwlock_rdlock(lk);
 	rc = fs_open_in(fs, in, fi, false);
-	pthread_rwlock_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(lk);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_open(req, fi) == -ENOENT)
@@ -1739,7 +1762,8 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	pthread_rwlock_wrlock(&fs->change_lock);
+	pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
+	pthread_rwlock_wrlock(lk);
 	for (tries = 0;; tries++) {
 		rc = fs_create_key(fs, req, &n, mode_reg, NULL);
 		is_created = rc != -EEXIST;
@@ -1758,7 +1782,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		    tries == FS_CREATE_TRIES)
 			break;
 	}
-	pthread_rwlock_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(lk);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -1783,11 +1807,12 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == -ENOENT)
 		rc = -EPERM;
 	if (rc == 0) {
-		pthread_rwlock_wrlock(&fs->change_lock);
+		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
+		pthread_rwlock_wrlock(lk);
 		rc = fs_create_key(fs, req, &n, mode, NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
-		pthread_rwlock_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(lk);
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1810,11 +1835,12 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (rc == 0 && strlen(link) > STORE_VALUE_MAX)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
-		pthread_rwlock_wrlock(&fs->change_lock);
+		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
+		pthread_rwlock_wrlock(lk);
 		rc = fs_create_key(fs, req, &n, S_IFLNK | 0777, link);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
-		pthread_rwlock_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(lk);
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -2026,7 +2052,8 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	    fs_dir_exists(fs, n.ns, n.key, n.len) == 1)
 		rc = -EISDIR;
 	if (rc == 0) {
-		pthread_rwlock_wrlock(&fs->change_lock);
+		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
+		pthread_rwlock_wrlock(lk);
 		fs_preserve_readers(fs, n.ns, n.key, n.len);
 		rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len, STORE_KEY);
 		if (rc == 0 && log_max_level >= LOG_DEBUG) {
@@ -2038,7 +2065,7 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		inode_lock();
 		inode_unlink(INODE_KEY, n.ns, n.key, n.len);
 		inode_unlock();
-		pthread_rwlock_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(lk);
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -2100,7 +2127,8 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0 && n.len + 1 > STORE_KEY_MAX)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
-		pthread_rwlock_wrlock(&fs->change_lock);
+		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
+		pthread_rwlock_wrlock(lk);
 		rc = fs_dir_exists(fs, n.ns, n.key, n.len);
 		if (rc == 0) {
 			a.mode = S_IFDIR | (mode & 07777);
@@ -2114,7 +2142,7 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		}
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
-		pthread_rwlock_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(lk);
 	}
 reply:
 	if (rc)
@@ -2168,7 +2196,8 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -ENOENT;
 	if (rc == 0) {
 		n.key[n.len++] = '/';
-		pthread_rwlock_wrlock(&fs->change_lock);
+		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
+		pthread_rwlock_wrlock(lk);
 		rc = fs_dir_has_children(fs, n.ns, n.key, n.len);
 		if (rc == 1)
 			rc = -ENOTEMPTY;
@@ -2188,7 +2217,7 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			inode_unlink(INODE_DIR, n.ns, n.key, n.len);
 			inode_unlock();
 		}
-		pthread_rwlock_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(lk);
 	}
 	fuse_reply_err(req, -rc);
 }
@@ -2283,9 +2312,10 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = fs_writable(fs, to->ns);
 	if (rc == 0) {
-		pthread_rwlock_wrlock(&fs->change_lock);
+		pthread_rwlock_t *lk = fs_lock_of(fs, from->ns);
+		pthread_rwlock_wrlock(lk);
 		rc = fs_rename_names(fs, from, to, flags);
-		pthread_rwlock_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(lk);
 	}
 	free(from);
 	free(to);
@@ -2347,7 +2377,8 @@ static void fs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, fl.buf ? ESTALE : ENOMEM);
 		return;
 	}
-	pthread_rwlock_rdlock(&fl.fs->change_lock);
+	pthread_rwlock_t *lk = fs_lock_of(fl.fs, fl.dir->ns);
+	pthread_rwlock_rdlock(lk);
 	pthread_mutex_lock(&d->lock);
 	if (c >= 3 && (c + FS_DIR_COOKIES < d->next || c >= d->next ||
 		       !d->pos[c % FS_DIR_COOKIES])) {
@@ -2404,7 +2435,7 @@ static void fs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
-	pthread_rwlock_unlock(&fl.fs->change_lock);
+	pthread_rwlock_unlock(lk);
 	if (rc && fl.used == 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -2713,9 +2744,10 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	rc = in->type == INODE_ROOT ? -EPERM : fs_writable(fs, in->ns);
 	if (rc == 0) {
-		pthread_rwlock_wrlock(&fs->change_lock);
+		pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
+		pthread_rwlock_wrlock(lk);
 		rc = fs_setxattr_in(fs, in, name, value, size, flags);
-		pthread_rwlock_unlock(&fs->change_lock);
+		pthread_rwlock_unlock(lk);
 	}
 	fuse_reply_err(req, rc == -ENOENT ? ESTALE : -rc);
 }
@@ -2744,7 +2776,8 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	pthread_rwlock_wrlock(&fs->change_lock);
+	pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
+	pthread_rwlock_wrlock(lk);
 	if (xa == ATTR_OTHER) {
 		rc = fs->st->ops->xattr_remove(fs->st, ns, key, klen, kind,
 					       name);
@@ -2757,7 +2790,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		else if (rc == 0)
 			rc = fs->st->ops->expire(fs->st, ns, key, klen, 0);
 	}
-	pthread_rwlock_unlock(&fs->change_lock);
+	pthread_rwlock_unlock(lk);
 	fuse_reply_err(req, rc == -ENOENT ? ENODATA : -rc);
 }
 
@@ -2938,7 +2971,7 @@ int fs_main(const struct fs_mount *m)
 	struct fs fs = {.cfg = m->cfg, .mountpoint = m->mountpoint};
 	pthread_rwlockattr_t lock_attr;
 	struct fs_sweeper sweeper;
-	int rc, status = 1;
+	int i, rc, status = 1;
 
 	fs.start_ns = fs_now_ns();
 	pthread_rwlockattr_init(&lock_attr);
@@ -2946,6 +2979,8 @@ int fs_main(const struct fs_mount *m)
 	pthread_rwlockattr_setkind_np(
 	    &lock_attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&fs.change_lock, &lock_attr);
+	for (i = 0; i < FS_REMOTE_LOCKS; i++)
+		pthread_rwlock_init(&fs.remote_locks[i], &lock_attr);
 	pthread_rwlockattr_destroy(&lock_attr);
 	if (inode_table_init() || !inode_get(INODE_ROOT, 0, false, "", 0)) {
 		log_error("out of memory");

@@ -30,8 +30,10 @@ id = $NSS
 api_token_env = KVFS_TEST_BAD_TOKEN
 api_base = $KV_PX_API
 cache_ttl = 30
-retry_max_sec = $KV_RETRY_MAX_SEC"
+retry_max_sec = $KV_RETRY_MAX_SEC
+[namespace local]"
 S=$KV_MNT/strict
+L=$KV_MNT/local
 X=$KV_MNT/stale
 LOG=${KV_LOGS[a]}
 W=$(kv_tmpdir)
@@ -98,6 +100,20 @@ fails_with "$eio" "down: a write fails at close with EIO" \
 fails_with "$eio" "down: rewriting a cached key fails at close with EIO" \
 	py "$write_close" "$S/keep" "new"
 is "$(cat "$S/keep" 2>&1)" old "down: the failed rewrite left the cached value"
+
+# A remote write retrying against a server that is down holds up its own
+# namespace only: the local namespace of the same mount answers
+# meanwhile, while that write is still retrying.
+echo before >"$L/k"
+py_bg "$write_close" "$S/held-down" "x"
+bg=$!
+sleep 0.5
+check "down: a local namespace writes while a remote write retries" \
+	sh -c "echo during >'$L/k2'"
+is "$(cat "$L/k" "$L/k2" 2>&1 | tr '\n' ' ')" "before during " \
+	"down: and reads"
+check "down: the remote write was still retrying then" _kv_alive "$bg"
+wait "$bg" 2>/dev/null
 kv_fault "mode=pass"
 is "$(held "$NSS" new-down),$(held "$NSS" keep)" "missing,old" \
 	"back up: Miniflare has neither failed write"
