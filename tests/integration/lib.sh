@@ -439,6 +439,20 @@ kv_remount() {
 	kv_start "$1" || bail "mount $1 again"
 }
 
+# kv_tools_mounts: the setting of the tool tests: mount a, and b on a's
+# database with no kernel caching (so b sees a's changes at once); N and
+# B are namespace ns through each, L a local scratch directory.
+kv_tools_mounts() {
+	kv_mount a
+	kv_mount_shared b a "[mount]
+kernel_cache_sec = 0
+[namespace ns]"
+	N=${KV_MNTS[a]}/ns
+	B=${KV_MNTS[b]}/ns
+	L=$(kv_tmpdir)
+	kv_track_dir "$L"
+}
+
 # kv_kill_restart ID [PID...]: SIGKILL ID's daemon, wait for it and for
 # the PIDs (the load it was under), start it again on the dead mount and
 # wait until the new mount answers.  Returns 1 if kvfs did not start.

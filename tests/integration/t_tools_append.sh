@@ -7,14 +7,7 @@
 # after a remount.
 . "$(dirname "$0")/lib.sh"
 
-kv_mount a
-kv_mount_shared b a "[mount]
-kernel_cache_sec = 0
-[namespace ns]"
-N=${KV_MNTS[a]}/ns
-B=${KV_MNTS[b]}/ns
-L=$(kv_tmpdir)
-kv_track_dir "$L"
+kv_tools_mounts
 exp=$(($(date +%s) + 7200))
 
 # meta FILE: its metadata and expiration.

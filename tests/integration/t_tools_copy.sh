@@ -10,14 +10,7 @@
 # times are part of every tree.
 . "$(dirname "$0")/lib.sh"
 
-kv_mount a
-kv_mount_shared b a "[mount]
-kernel_cache_sec = 0
-[namespace ns]"
-N=${KV_MNTS[a]}/ns
-B=${KV_MNTS[b]}/ns
-L=$(kv_tmpdir)
-kv_track_dir "$L"
+kv_tools_mounts
 exp=$(($(date +%s) + 7200))
 
 # manifest DIR FIELDS: one line per entry below DIR (DIR itself is "."),

@@ -10,14 +10,7 @@
 # are read through a second mount and after a remount.
 . "$(dirname "$0")/lib.sh"
 
-kv_mount a
-kv_mount_shared b a "[mount]
-kernel_cache_sec = 0
-[namespace ns]"
-N=${KV_MNTS[a]}/ns
-B=${KV_MNTS[b]}/ns
-L=$(kv_tmpdir)
-kv_track_dir "$L"
+kv_tools_mounts
 mkdir "$L/home"
 export HOME=$L/home # vim's viminfo goes there, not to the real home
 exp=$(($(date +%s) + 7200))

@@ -6,15 +6,8 @@
 # second mount, the CLI and a remount.
 . "$(dirname "$0")/lib.sh"
 
-kv_mount a
-kv_mount_shared b a "[mount]
-kernel_cache_sec = 0
-[namespace ns]"
+kv_tools_mounts
 M=${KV_MNTS[a]}
-N=$M/ns
-B=${KV_MNTS[b]}/ns
-L=$(kv_tmpdir)
-kv_track_dir "$L"
 cli() {
 	"$KVFS_BIN" -c "${KV_CONFS[a]}" "$@"
 }

@@ -7,15 +7,8 @@
 # same database and again after a remount: values, metadata, expiration.
 . "$(dirname "$0")/lib.sh"
 
-kv_mount a
-kv_mount_shared b a "[mount]
-kernel_cache_sec = 0
-[namespace ns]"
+kv_tools_mounts
 M=${KV_MNTS[a]}
-N=$M/ns
-B=${KV_MNTS[b]}/ns
-L=$(kv_tmpdir)
-kv_track_dir "$L"
 noent="No such file or directory"
 exp=$(($(date +%s) + 7200))
 
