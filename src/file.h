@@ -30,11 +30,15 @@
 struct inode;
 
 struct file {
-	struct inode *in;  /* the inode, kept alive by open_count */
-	struct file *next; /* inode lock; the inode's list of files */
-	int refs;	   /* inode lock; 1 while open, +1 per borrower */
-	uint64_t version;  /* inode lock; store version of what a reader
-			      holds, 0: nothing yet */
+	struct inode *in;      /* the inode, kept alive by open_count */
+	struct file *next;     /* inode lock; the inode's list of files */
+	int refs;	       /* inode lock; 1 while open, +1 per borrower */
+	uint64_t version;      /* inode lock; store version of what a reader
+				  holds, 0: nothing yet */
+	bool is_pending;       /* inode lock; holds changes not stored */
+	uint64_t pending_size; /* inode lock; the size it will store */
+	bool is_shared_write;  /* inode lock; another file wrote the
+				  same inode while this one was open */
 	pthread_mutex_t lock;
 	bool is_writable;      /* opened for writing */
 	bool is_loaded;	       /* content holds the whole value */

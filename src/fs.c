@@ -228,13 +228,40 @@ static bool fs_split_stale(struct inode *in, uint64_t version)
 	if (!in->is_unlinked && !in->writer && in->type == INODE_KEY) {
 		for (f = in->files; f; f = f->next)
 			if (!f->is_writable && f->version &&
-			    f->version < version)
+			    f->version != version)
 				is_stale = true;
 	}
 	if (is_stale)
 		inode_unlink(INODE_KEY, in->ns, in->key, in->key_len);
 	inode_unlock();
 	return is_stale;
+}
+
+/*
+ * While a file open for writing holds changes, the size the kernel must
+ * see is the one it will store, not the stored one.
+ */
+static void fs_writer_size(struct inode *in, struct stat *st)
+{
+	inode_lock();
+	if (in->writer) {
+		st->st_size = (off_t)in->writer_size;
+		st->st_blocks = (blkcnt_t)((in->writer_size + 511) / 512);
+	}
+	inode_unlock();
+}
+
+/*
+ * The kernel was sent the attributes of version of in's key.  If that
+ * is not the version its pages came from, it may have kept those pages
+ * under the new size, or dropped them: the next open must not keep them.
+ */
+static void fs_kernel_saw(struct inode *in, uint64_t version)
+{
+	inode_lock();
+	if (in->kernel_version != version)
+		in->kernel_version = 0;
+	inode_unlock();
 }
 
 /* --- names -------------------------------------------------------- */
@@ -390,6 +417,8 @@ static int fs_lookup_name(struct fs *fs, struct fs_name *n,
 	if (!in)
 		return -ENOMEM;
 	fs_fill_stat(fs, in->ino, INODE_KEY, &a, &e->attr);
+	fs_writer_size(in, &e->attr); /* else the kernel cuts its pages */
+	fs_kernel_saw(in, a.version);
 found:
 	e->ino = in->ino;
 	e->attr_timeout = e->entry_timeout = fs_cache_sec(fs, NULL);
@@ -487,6 +516,7 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 		if (rc == 0) {
 			fs_fill_stat(fs, ino, type, &a, st);
 			*timeout = fs_cache_sec(fs, &a);
+			fs_kernel_saw(in, a.version);
 		}
 		return rc == -ENOENT ? -ESTALE : rc;
 	}
@@ -586,6 +616,8 @@ static int fs_file_load(struct fs *fs, struct file *f)
 					      f, &a);
 		if (rc == -ENOENT && f->is_writable)
 			rc = 0;
+		else if (rc == -ENOENT)
+			rc = -ESTALE; /* another mount removed it: not EOF */
 		else if (rc == 0 && f->open_version &&
 			 a.version != f->open_version) {
 			/*
@@ -638,30 +670,31 @@ static void fs_preserve_readers(struct fs *fs, int64_t ns, const char *key,
 }
 
 /*
- * While a file open for writing holds changes, the size the kernel must
- * see is the one it will store, not the stored one.
+ * Record f's size as its inode's pending size (f->lock held).  When f
+ * stored, another file still holding changes to the inode, if one does,
+ * gives the size: that is what the kernel has and what it will store.
  */
-static void fs_writer_size(struct inode *in, struct stat *st)
-{
-	inode_lock();
-	if (in->writer) {
-		st->st_size = (off_t)in->writer_size;
-		st->st_blocks = (blkcnt_t)((in->writer_size + 511) / 512);
-	}
-	inode_unlock();
-}
-
-/* Record f's size as its inode's pending size (f->lock held). */
 static void fs_writer_changed(struct file *f, bool is_stored)
 {
+	struct inode *in = f->in;
+	struct file *r;
+
 	inode_lock();
+	f->is_pending = !is_stored;
 	if (!is_stored) {
-		f->in->pending_mtime_ns = 0; /* a write sets the time anew */
-		f->in->writer = f;
-		f->in->writer_size =
+		in->pending_mtime_ns = 0; /* a write sets the time anew */
+		in->writer = f;
+		f->pending_size =
 		    f->is_append_only ? f->append_base + f->size : f->size;
-	} else if (f->in->writer == f) {
-		f->in->writer = NULL;
+		in->writer_size = f->pending_size;
+	} else if (in->writer == f) {
+		in->writer = NULL;
+		for (r = in->files; r; r = r->next) {
+			if (r->is_pending) {
+				in->writer = r;
+				in->writer_size = r->pending_size;
+			}
+		}
 	}
 	inode_unlock();
 }
@@ -746,7 +779,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	struct store_attr out;
 	struct store_put put = {0};
 	char key[FS_KEY_BUF];
-	bool is_unlinked;
+	bool is_unlinked, is_shared;
 	size_t len;
 	int64_t ns;
 	int rc;
@@ -819,13 +852,23 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	}
 	fs_writer_changed(f, true);
 	fs_refresh_readers(f);
-	if (f->is_append_only) {
+	if (f->is_append_only)
 		file_clear(f); /* the appended bytes are stored */
-	} else {
-		inode_lock();
+	inode_lock();
+	is_shared = f->is_shared_write;
+	if (is_shared)
+		f->in->kernel_version = 0;
+	else if (!f->is_append_only)
 		f->in->kernel_version = out.version;
-		inode_unlock();
-	}
+	inode_unlock();
+	/*
+	 * Two files wrote the inode at once: the kernel's pages hold the
+	 * bytes of both, interleaved, but one put stored one file's bytes.
+	 * The next open drops the pages (kernel_version 0), and the size
+	 * is asked again.
+	 */
+	if (is_shared)
+		fuse_lowlevel_notify_inval_inode(fs->se, f->in->ino, -1, 0);
 	return 0;
 }
 
@@ -842,6 +885,27 @@ static int fs_store_locked(struct fs *fs, struct file *f)
 	return rc;
 }
 
+/*
+ * Hold the file of the value of key in f, if it is kept as one and is
+ * still the version *a; 0 if f holds it now.
+ */
+static int fs_open_held_value(struct fs *fs, struct file *f, int64_t ns,
+			      const char *key, size_t len,
+			      const struct store_attr *a)
+{
+	struct store_attr now;
+	int fd = -1;
+
+	if (fs->st->ops->open_value(fs->st, ns, key, len, &fd, &now) || fd < 0)
+		return -ENOENT;
+	if (now.version != a->version) {
+		close(fd);
+		return -ESTALE;
+	}
+	file_adopt_fd(f, fd, now.size);
+	return 0;
+}
+
 /* Make the open file for inode in; fills fi.  */
 static int fs_open_in(struct fs *fs, struct inode *in,
 		      struct fuse_file_info *fi, bool is_created)
@@ -851,7 +915,7 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	bool is_unlinked;
 	struct store_attr a;
 	char key[FS_KEY_BUF];
-	struct file *f;
+	struct file *f, *r;
 	size_t len;
 	int64_t ns;
 	int rc;
@@ -889,6 +953,13 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 				       file_sink, f, &a);
 		f->is_loaded = rc == 0 && a.size <= FS_READ_AT_OPEN;
 		f->open_version = f->is_loaded ? 0 : a.version;
+		/*
+		 * A value kept as a file is held open from here: another
+		 * mount may delete or replace the key before the first read.
+		 */
+		if (rc == 0 && !f->is_loaded && fs->st->ops->open_value &&
+		    fs_open_held_value(fs, f, ns, key, len, &a) == 0)
+			f->is_loaded = true;
 	}
 	if (rc == -ENOENT)
 		rc = -ESTALE; /* the kernel looks the name up again */
@@ -914,6 +985,10 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 		f->version = a.version;
 	fi->keep_cache = in->kernel_version == a.version;
 	in->kernel_version = a.version;
+	for (r = in->files; is_writable && r; r = r->next) {
+		if (r->is_writable)
+			r->is_shared_write = f->is_shared_write = true;
+	}
 	f->next = in->files;
 	in->files = f;
 	inode_open(in);
@@ -1007,6 +1082,10 @@ static int fs_fill_add(struct fs_fill *fl, struct fs_entry *en, uint64_t c,
 		e.ino = in->ino;
 		fs_fill_stat(fl->fs, in->ino, en->type,
 			     en->has_attr ? &en->attr : NULL, &e.attr);
+		if (en->type == INODE_KEY) {
+			fs_writer_size(in, &e.attr);
+			fs_kernel_saw(in, en->attr.version);
+		}
 		e.attr_timeout = e.entry_timeout =
 		    fs_cache_sec(fl->fs, en->has_attr ? &en->attr : NULL);
 		need = fuse_add_direntry_plus(fl->req, fl->buf + fl->used,
@@ -1932,8 +2011,6 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto reply;
 	pthread_mutex_lock(&f->lock);
 	rc = fs_file_load(fs, f);
-	if (rc == -ENOENT)
-		rc = 0; /* deleted before the first read: nothing to read */
 	if (rc == 0)
 		rc = file_read(f, (uint64_t)off, buf, size, &n);
 	pthread_mutex_unlock(&f->lock);
@@ -2020,9 +2097,8 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	rc = fs_store_locked(fs, f);
 	if (rc && rc != -EFBIG)
 		log_warn("release: could not store a file: %s", strerror(-rc));
+	fs_writer_changed(f, true);
 	inode_lock();
-	if (in->writer == f)
-		in->writer = NULL;
 	for (p = &in->files; *p; p = &(*p)->next) {
 		if (*p == f) {
 			*p = f->next;

@@ -23,12 +23,11 @@
 #
 # Usage:
 #   soak.py run LOGDIR SECONDS PROCS MOUNT_NS_DIR...
-#   soak.py verify LOGDIR NS_DIR [--shared] [--allow-torn]
+#   soak.py verify LOGDIR NS_DIR [--shared]
 # run prints one line "errors: OP:ERRNO=N ..." of the errors seen and
 # exits 1 if any was not an allowed one (ALLOWED below); verify prints
 # a summary line and exits 1 if any check failed, listing the failures
-# (with --allow-torn, torn reads are listed but do not fail: see the
-# FIXME in t_soak.sh).
+# (each torn read with what it held).
 
 import errno
 import json
@@ -37,13 +36,10 @@ import random
 import sys
 import time
 
-KEYS = ["k%02d" % i for i in range(24)] + ["sub/k%02d" % i for i in range(8)]
-# FIXME: with SOAK_MIXED_APPEND unset, appends go to keys of their own
-# (a*), so an O_APPEND writer never shares an inode with an O_TRUNC
-# writer; README "Known limits" says what goes wrong when they do.
-AKEYS = ["a%02d" % i for i in range(6)] + ["sub/a%02d" % i for i in range(2)]
-if os.environ.get("SOAK_MIXED_APPEND"):
-    KEYS, AKEYS = KEYS + AKEYS, KEYS + AKEYS
+# Appends and rewrites share the keys: an O_APPEND writer and an
+# O_TRUNC writer may have the same file open at once.
+KEYS = (["k%02d" % i for i in range(24)] + ["sub/k%02d" % i for i in range(8)] +
+        ["a%02d" % i for i in range(6)] + ["sub/a%02d" % i for i in range(2)])
 SIZES = [0, 17, 500, 4000, 70000, 200000]
 BIG = 1200000  # past the daemon's 1 MiB buffer: spills to a temp file
 
@@ -111,6 +107,14 @@ def parse(v):
     return "whole", recs, None
 
 
+def describe(v, recs):
+    """What a read that is not whole holds, for the torn lines."""
+    head = v[:40].split(b"\n")[0].decode("ascii", "replace")
+    zeros = len(v) - len(v.rstrip(b"\0"))
+    return "records=%d,first=%s,trailing_zeros=%d" % (
+        len(recs), head.replace(" ", "_") or "-", zeros)
+
+
 class Worker:
     def __init__(self, p, mounts, logdir, end):
         self.p, self.mounts, self.end = p, mounts, end
@@ -123,10 +127,9 @@ class Worker:
         self.seq += 1
         return "p%02d.%06d" % (self.p, self.seq)
 
-    def path(self, keys=None):
+    def path(self):
         m = self.rnd.randrange(len(self.mounts))
-        keys = keys or self.rnd.choice([KEYS, KEYS, KEYS, AKEYS])
-        return m, os.path.join(self.mounts[m], self.rnd.choice(keys))
+        return m, os.path.join(self.mounts[m], self.rnd.choice(KEYS))
 
     def note(self, *fields):
         self.log.write(" ".join(str(f) for f in fields) + "\n")
@@ -135,7 +138,7 @@ class Worker:
         return BIG if self.rnd.random() < 0.01 else self.rnd.choice(SIZES)
 
     def op_write(self):
-        m, path = self.path(KEYS)
+        m, path = self.path()
         rid = self.new_id()
         data = record(rid, self.size(), b"W")
         cut = sorted(self.rnd.randrange(len(data) + 1) for _ in range(2))
@@ -146,31 +149,39 @@ class Worker:
                 f.write(data[a:b])
                 f.flush()
         self.note("W", rid)
-        self.note("wrote", m, ino, t0, time.monotonic())
+        self.note("wrote", m, ino, t0, time.monotonic(),
+                  os.path.relpath(path, self.mounts[m]), rid)
 
     def op_append(self):
-        m, path = self.path(AKEYS)
+        m, path = self.path()
         rid = self.new_id()
         t0 = time.monotonic()
         with open(path, "ab") as f:
             ino = os.fstat(f.fileno()).st_ino
             f.write(record(rid, self.rnd.choice(SIZES[:4]), b"A"))
         self.note("A", rid)
-        self.note("wrote", m, ino, t0, time.monotonic())
+        self.note("wrote", m, ino, t0, time.monotonic(),
+                  os.path.relpath(path, self.mounts[m]), rid)
 
     def op_read(self):
         m, path = self.path()
         t0 = time.monotonic()
         with open(path, "rb") as f:
-            ino = os.fstat(f.fileno()).st_ino
+            st = os.fstat(f.fileno())
             v = f.read()
-        kind = parse(v)[0]
-        self.note("read", kind, m, ino, t0, time.monotonic())
+            size1 = os.fstat(f.fileno()).st_size
+        kind, recs, rid = parse(v)
+        self.note("read", kind, m, st.st_ino, t0, time.monotonic(),
+                  os.path.relpath(path, self.mounts[m]), len(v), st.st_size, size1,
+                  describe(v, recs))
 
     def op_rename(self):
-        keys = self.rnd.choice([KEYS, KEYS, AKEYS])
-        m, src = self.path(keys)
-        os.rename(src, os.path.join(self.mounts[m], self.rnd.choice(keys)))
+        m, src = self.path()
+        dst = self.rnd.choice(KEYS)
+        t0 = time.monotonic()
+        os.rename(src, os.path.join(self.mounts[m], dst))
+        self.note("renamed", m, os.path.relpath(src, self.mounts[m]), dst,
+                  t0, time.monotonic())
 
     def op_unlink(self):
         os.unlink(self.path()[1])
@@ -270,7 +281,7 @@ def overlaps(writes, m, ino, t0, t1):
     return any(w0 <= t1 and t0 <= w1 for w0, w1 in writes.get((m, ino), ()))
 
 
-def verify(logdir, ns, allow_empty, allow_torn):
+def verify(logdir, ns, allow_empty):
     done, metas, ttl_lo, ttl_hi = {}, set(), None, None
     writes, read_log, bad, torn = {}, [], [], []
     reads = {"whole": 0, "empty": 0, "inflight": 0, "torn": 0}
@@ -300,7 +311,8 @@ def verify(logdir, ns, allow_empty, allow_torn):
         reads[kind] += 1
         if kind == "torn":
             torn.append("read through mount %s of inode %s not whole, with "
-                        "no writer of it on that mount" % (m, ino))
+                        "no writer of it on that mount: %s" %
+                        (m, ino, " ".join(f[6:])))
     seen, keys = {}, 0
     for d in ("", "sub"):
         for name in sorted(os.listdir(os.path.join(ns, d))):
@@ -348,12 +360,11 @@ def verify(logdir, ns, allow_empty, allow_torn):
         print("torn: " + line)
     for line in bad[:20]:
         print("bad: " + line)
-    return 1 if bad or (torn and not allow_torn) else 0
+    return 1 if bad or torn else 0
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "run":
         sys.exit(run(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]),
                      sys.argv[5:]))
-    sys.exit(verify(sys.argv[2], sys.argv[3], "--shared" in sys.argv[4:],
-                    "--allow-torn" in sys.argv[4:]))
+    sys.exit(verify(sys.argv[2], sys.argv[3], "--shared" in sys.argv[4:]))
