@@ -8,7 +8,8 @@ IMPORTS (may be missing) lines "import NS KEYS SECONDS".  The NAME=VALUE
 pairs are run.sh's parameters (files, size, big_mib, procs, par_files,
 keys, keys10, tree_dirs, tree_keys, runs, big_runs, fs).  Prints a
 markdown table of median [min-max] per workload and file system, kvfs's
-ratios of medians to passthrough_ll and rclone, and how the numbers
+ratios of medians to passthrough_ll (plain, and with
+default_permissions: passthrough_dp) and rclone, and how the numbers
 compare with kvfs's performance targets.  Informational only: the exit status
 never depends on a time.
 """
@@ -20,9 +21,15 @@ from collections import defaultdict
 FS_LABEL = {
     "tmpfs": "tmpfs",
     "passthrough_ll": "passthrough_ll",
+    "passthrough_dp": "passthrough_ll d.p.",
     "rclone": "rclone",
     "kvfs-disk": "kvfs (disk)",
     "kvfs-tmpfs": "kvfs (tmpfs)",
+}
+RATIO_LABEL = {
+    "passthrough_ll": "passthrough",
+    "passthrough_dp": "passthrough d.p.",
+    "rclone": "rclone",
 }
 
 
@@ -91,11 +98,10 @@ def main():
          "keys", "ms", False),
     ]
     ratio_cols = [(k, o) for k in ("kvfs-disk", "kvfs-tmpfs")
-                  for o in ("passthrough_ll", "rclone")
+                  for o in ("passthrough_ll", "passthrough_dp", "rclone")
                   if k in fs_list and o in fs_list]
     head = ["workload", "unit"] + [FS_LABEL[f] for f in fs_list] + [
-        "{} ÷ {}".format(FS_LABEL[k], "passthrough" if o ==
-                         "passthrough_ll" else o) for k, o in ratio_cols]
+        "{} ÷ {}".format(FS_LABEL[k], RATIO_LABEL[o]) for k, o in ratio_cols]
     out = []
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join(["---"] * 2 + ["--:"] * (len(head) - 2)) +
@@ -119,6 +125,11 @@ def main():
           "of rclone's memory backend do not survive one): their `ls -l` "
           "is warm and they have no cold read. passthrough_ll and kvfs are "
           "remounted before `ls -l` and again before the cold read.")
+    if "passthrough_dp" in fs_list:
+        print("d.p.: passthrough_ll with `-o default_permissions`, as kvfs "
+              "mounts: the kernel checks modes and owners itself, and asks "
+              "for the parent's attributes again after each create and "
+              "unlink.")
     if "rclone" in fs_list:
         print("rclone: `rclone mount :memory: --vfs-cache-mode writes`, "
               "its cache on the same tmpfs; it uploads a closed file to "

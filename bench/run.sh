@@ -6,13 +6,17 @@
 #   passthrough_ll  libfuse's example, built here from libfuse3-dev's
 #                   examples, with -o xattr over a folder of that tmpfs:
 #                   the FUSE ceiling of this machine
+#   passthrough_dp  the same with -o default_permissions, as kvfs: the
+#                   kernel checks modes and owners, which costs a
+#                   GETATTR of the parent after each create and unlink
 #   rclone          `rclone mount :memory: --vfs-cache-mode writes`
 #                   (its cache folder on the same tmpfs)
 #   kvfs-disk       kvfs with default settings, its database on local
 #                   disk (below $BENCH_DISK_DIR, default /var/tmp)
 #   kvfs-tmpfs      the same with its database on the tmpfs
 # and prints one markdown table: the median [min-max] of each workload
-# per file system, and kvfs's ratios to passthrough_ll and rclone.
+# per file system, and kvfs's ratios to passthrough_ll, passthrough_dp
+# and rclone.
 #
 # Workloads (each run on a fresh directory):
 #   create+write+close of N files of SIZE bytes; open+read+close of
@@ -37,7 +41,7 @@
 #   BENCH_TREE_DIRS=10  BENCH_TREE_KEYS=100000
 #   BENCH_RUNS=5       runs of each workload (the median is shown)
 #   BENCH_BIG_RUNS=3   runs of the full listings of K and K/10 keys
-#   BENCH_FS="tmpfs passthrough_ll rclone kvfs-disk kvfs-tmpfs"
+#   BENCH_FS="tmpfs passthrough_ll passthrough_dp rclone kvfs-disk kvfs-tmpfs"
 #   BENCH_DISK_DIR=/var/tmp  where kvfs-disk's database goes
 #   BENCH_OUT=FILE     also write the report (table and machine) there
 #   KVFS_BIN=./kvfs
@@ -68,7 +72,7 @@ tree_dirs=${BENCH_TREE_DIRS:-10}
 tree_keys=${BENCH_TREE_KEYS:-$((100000 / div))}
 runs=${BENCH_RUNS:-5}
 big_runs=${BENCH_BIG_RUNS:-3}
-fs_list=${BENCH_FS:-"tmpfs passthrough_ll rclone kvfs-disk kvfs-tmpfs"}
+fs_list=${BENCH_FS:-"tmpfs passthrough_ll passthrough_dp rclone kvfs-disk kvfs-tmpfs"}
 disk_parent=${BENCH_DISK_DIR:-/var/tmp}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -85,7 +89,7 @@ for n in files size big_mib procs par_files keys tree_dirs tree_keys \
 done
 for fs in $fs_list; do
 	case $fs in
-	tmpfs | passthrough_ll | rclone | kvfs-disk | kvfs-tmpfs) ;;
+	tmpfs | passthrough_ll | passthrough_dp | rclone | kvfs-disk | kvfs-tmpfs) ;;
 	*) die "BENCH_FS: unknown file system '$fs'" ;;
 	esac
 done
@@ -211,6 +215,10 @@ fuse_start() {
 		"$tmp/bin/passthrough_ll" -f -o xattr -o "source=$shm/pt-src" \
 			"$m" >>"$log" 2>&1 &
 		;;
+	passthrough_dp)
+		"$tmp/bin/passthrough_ll" -f -o xattr -o "source=$shm/pt-src" \
+			-o default_permissions "$m" >>"$log" 2>&1 &
+		;;
 	rclone)
 		rclone mount :memory: "$m" --vfs-cache-mode writes \
 			--cache-dir "$shm/rclone-cache" \
@@ -255,7 +263,7 @@ else
 	say "using $shm (mounting a tmpfs needs root)"
 fi
 
-if wants passthrough_ll; then
+if wants passthrough_ll || wants passthrough_dp; then
 	ex=/usr/share/doc/libfuse3-dev/examples
 	[ -f "$ex/passthrough_ll.c" ] ||
 		die "$ex/passthrough_ll.c is missing (package libfuse3-dev)"
@@ -468,12 +476,13 @@ for fs in $fs_list; do
 	tmpfs)
 		common tmpfs "" "$shm/work"
 		;;
-	passthrough_ll)
+	passthrough_ll | passthrough_dp)
+		rm -rf "$shm/pt-src"
 		mkdir -p "$shm/pt-src"
-		m=$tmp/mnt-passthrough_ll
-		kind_of[$m]=passthrough_ll
+		m=$tmp/mnt-$fs
+		kind_of[$m]=$fs
 		fuse_start "$m"
-		common passthrough_ll "$m" "$m/work"
+		common "$fs" "$m" "$m/work"
 		fuse_stop "$m"
 		;;
 	rclone)

@@ -102,4 +102,4 @@ if [ "$(mount_type)" != fuse.kvfs ]; then
 	exit 1
 fi
 echo "kvfs: mounted the default namespace on $dir (database:" \
-	"$data/kvfs.db); unmount with: make umount"
+	"$data/kvfs.db); unmount with: fusermount3 -u $dir"

@@ -1256,7 +1256,10 @@ int config_load(const char *path, struct config *cfg, char *err,
 		return file_error(&p, "%s", strerror(errno));
 	if (find_dir(&p) < 0)
 		goto close_file;
-	cfg->file = strdup(path);
+	/* Shown by status, which runs after the daemon left the folder. */
+	cfg->file = realpath(path, NULL);
+	if (!cfg->file)
+		cfg->file = strdup(path);
 	if (!cfg->file) {
 		file_error(&p, "%s", strerror(ENOMEM));
 		goto close_file;

@@ -54,6 +54,7 @@ struct file {
 	uint64_t append_base;  /* value size at open, for append-only files */
 	uint64_t open_version; /* a reader not loaded at open: the version
 				  the kernel's size came from, 0: any */
+	uint64_t open_size;    /* the value's size at open */
 	char *mem;	       /* content while in memory */
 	size_t mem_cap;	       /* bytes allocated at mem */
 	int fd;		       /* content after spilling, else -1 */

@@ -42,9 +42,14 @@
 #include "notify.h"
 #include "store.h"
 
-#define FS_KEY_BUF	(STORE_KEY_MAX + 8)
-#define FS_BLKSIZE	131072 /* st_blksize: cp's buffer size hint */
-#define FS_READ_AT_OPEN 65536  /* values up to this are read at open */
+#define FS_KEY_BUF (STORE_KEY_MAX + 8)
+#define FS_BLKSIZE 131072 /* st_blksize: cp's buffer size hint */
+/*
+ * Values up to this are read at open (larger ones kept as files are held
+ * open then): a reader keeps the value it opened even if another mount
+ * replaces it before the first read.
+ */
+#define FS_READ_AT_OPEN FILE_MEM_MAX
 #define FS_CREATE_TRIES 8
 #define FS_REMOTE_LOCKS                                                        \
 	16 /* change locks shared by remote namespaces */ /* a create racing   \
@@ -71,8 +76,10 @@ struct fs {
 	pthread_rwlock_t remote_locks[FS_REMOTE_LOCKS];
 	int64_t *ro_ns; /* ids of read_only namespaces */
 	const char *mountpoint;
-	uint64_t puts;	/* values stored since mount (atomic) */
-	int open_files; /* files open now (atomic) */
+	uint64_t puts;	  /* values stored since mount (atomic) */
+	int open_files;	  /* files open now (atomic) */
+	uint64_t dir_gen; /* bumped by every change of a directory's
+			     attributes through this mount (atomic) */
 	int ro_count;
 };
 
@@ -217,15 +224,16 @@ static void fs_file_drop(struct file *f)
  * version they opened: one inode cannot show the kernel two versions,
  * so the inode those files hold leaves the name, as if the key had been
  * replaced by a rename, and the name gets a new inode.  Returns true if
- * in was split off.
+ * in was split off, also by another request since the caller looked.
  */
-static bool fs_split_stale(struct inode *in, uint64_t version)
+static bool fs_split_stale_locked(struct inode *in, uint64_t version)
 {
 	bool is_stale = false;
 	struct file *f;
 
-	inode_lock();
-	if (!in->is_unlinked && !in->writer && in->type == INODE_KEY) {
+	if (in->is_unlinked)
+		return in->type == INODE_KEY; /* split (or deleted) meanwhile */
+	if (!in->writer && in->type == INODE_KEY) {
 		for (f = in->files; f; f = f->next)
 			if (!f->is_writable && f->version &&
 			    f->version != version)
@@ -233,6 +241,15 @@ static bool fs_split_stale(struct inode *in, uint64_t version)
 	}
 	if (is_stale)
 		inode_unlink(INODE_KEY, in->ns, in->key, in->key_len);
+	return is_stale;
+}
+
+static bool fs_split_stale(struct inode *in, uint64_t version)
+{
+	bool is_stale;
+
+	inode_lock();
+	is_stale = fs_split_stale_locked(in, version);
 	inode_unlock();
 	return is_stale;
 }
@@ -455,6 +472,54 @@ static int fs_lookup_ns(struct fs *fs, const char *name,
 
 /* --- getattr ------------------------------------------------------ */
 
+/*
+ * The kernel asks for a directory's attributes again after every create
+ * and unlink in it (default_permissions): its own row, which those do
+ * not change, is kept for half the kernel's cache time.  Only a row, or
+ * a namespace's top: an implied directory vanishes with its last key.
+ */
+static bool fs_dir_kept(struct fs *fs, struct inode *in, struct store_attr *a,
+			bool *has_row)
+{
+	int64_t ttl_ns = (int64_t)(fs_cache_sec(fs, NULL) * 5e8);
+	bool is_kept;
+
+	inode_lock();
+	is_kept = in->dir_attr_ns > 0 &&
+		  in->dir_attr_gen ==
+		      __atomic_load_n(&fs->dir_gen, __ATOMIC_ACQUIRE) &&
+		  fs_now_ns() - in->dir_attr_ns < ttl_ns;
+	if (is_kept) {
+		*a = in->dir_attr;
+		*has_row = in->dir_has_row;
+	}
+	inode_unlock();
+	return is_kept;
+}
+
+/* Keep what was read after fs_dir_gen() gave gen. */
+static void fs_dir_keep(struct inode *in, uint64_t gen,
+			const struct store_attr *a, bool has_row)
+{
+	inode_lock();
+	in->dir_attr = *a;
+	in->dir_has_row = has_row;
+	in->dir_attr_gen = gen;
+	in->dir_attr_ns = fs_now_ns();
+	inode_unlock();
+}
+
+static uint64_t fs_dir_gen(struct fs *fs)
+{
+	return __atomic_load_n(&fs->dir_gen, __ATOMIC_ACQUIRE);
+}
+
+/* A directory's attributes changed through this mount: forget them all. */
+static void fs_dirs_changed(struct fs *fs)
+{
+	__atomic_add_fetch(&fs->dir_gen, 1, __ATOMIC_RELEASE);
+}
+
 /* Current attributes of inode in; -ESTALE if it no longer exists. */
 static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 			 double *timeout)
@@ -463,7 +528,7 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 	struct store_attr a;
 	enum inode_type type;
 	bool has_row, is_unlinked, is_open;
-	uint64_t ino;
+	uint64_t ino, gen;
 	int64_t ns;
 	size_t len;
 	int rc;
@@ -489,12 +554,24 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 		*timeout = 0;
 		return 0;
 	case INODE_NS:
-		rc = fs_dir_attr(fs, ns, "", 0, &a, &has_row);
-		if (rc == 0)
-			fs_fill_stat(fs, ino, type, has_row ? &a : NULL, st);
-		return rc;
+		if (!fs_dir_kept(fs, in, &a, &has_row)) {
+			gen = fs_dir_gen(fs);
+			rc = fs_dir_attr(fs, ns, "", 0, &a, &has_row);
+			if (rc)
+				return rc;
+			fs_dir_keep(in, gen, &a, has_row);
+		}
+		fs_fill_stat(fs, ino, type, has_row ? &a : NULL, st);
+		return 0;
 	case INODE_DIR:
+		if (fs_dir_kept(fs, in, &a, &has_row)) {
+			fs_fill_stat(fs, ino, type, &a, st);
+			return 0;
+		}
+		gen = fs_dir_gen(fs);
 		rc = fs_dir_attr(fs, ns, key, len, &a, &has_row);
+		if (rc == 0 && has_row)
+			fs_dir_keep(in, gen, &a, has_row);
 		if (rc == 0 && !has_row)
 			rc = fs_dir_exists(fs, ns, key, len - 1) == 1 ? 0
 								      : -ESTALE;
@@ -543,7 +620,7 @@ static int fs_getattr_open(struct fs *fs, struct inode *in, struct stat *st)
 	if (!f)
 		return -ESTALE;
 	pthread_mutex_lock(&f->lock);
-	size = f->size;
+	size = f->is_loaded ? f->size : f->open_size;
 	pthread_mutex_unlock(&f->lock);
 	fs_file_drop(f);
 	fs_fill_stat(fs, in->ino, INODE_KEY, NULL, st);
@@ -649,7 +726,7 @@ static void fs_preserve_readers(struct fs *fs, int64_t ns, const char *key,
 	struct file *files[64];
 	struct inode *in;
 	struct file *f;
-	int i, n = 0;
+	int i, n = 0, rc;
 
 	inode_lock();
 	in = inode_by_name(INODE_KEY, ns, key, len);
@@ -662,10 +739,17 @@ static void fs_preserve_readers(struct fs *fs, int64_t ns, const char *key,
 	inode_unlock();
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&files[i]->lock);
-		if (fs_file_load(fs, files[i]))
-			log_warn("could not keep an open reader's value");
+		rc = fs_file_load(fs, files[i]);
 		pthread_mutex_unlock(&files[i]->lock);
 		fs_file_drop(files[i]);
+		if (rc) {
+			char shown[LOG_KEY_BUF];
+
+			/* ESTALE: another mount replaced it first. */
+			log_warn("%s: an open reader's copy: %s",
+				 log_key(shown, sizeof(shown), key, len),
+				 strerror(-rc));
+		}
 	}
 }
 
@@ -908,7 +992,8 @@ static int fs_open_held_value(struct fs *fs, struct file *f, int64_t ns,
 
 /* Make the open file for inode in; fills fi.  */
 static int fs_open_in(struct fs *fs, struct inode *in,
-		      struct fuse_file_info *fi, bool is_created)
+		      struct fuse_file_info *fi, bool is_created,
+		      const struct store_attr *known)
 {
 	bool is_writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	bool is_append = (fi->flags & O_APPEND) && is_writable;
@@ -939,7 +1024,11 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 		return -ESTALE;
 	}
 
-	if (fi->flags & O_TRUNC) {
+	if (known && is_writable) {
+		a = *known; /* the put that created the key returned it */
+		rc = 0;
+		f->is_loaded = true;
+	} else if (fi->flags & O_TRUNC) {
 		rc = fs->st->ops->stat(fs->st, ns, key, len, STORE_KEY, &a);
 		f->is_loaded = true;
 		f->is_dirty = rc != 0 || a.size > 0;
@@ -967,6 +1056,7 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 		file_free(f);
 		return rc;
 	}
+	f->open_size = a.size;
 	/*
 	 * Without STORE_CAP_EXCL nothing was put at create: the file's
 	 * first store (a write's flush, else its release) creates the key.
@@ -976,14 +1066,26 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 		f->is_dirty = true;
 	}
 
-	if (fs_split_stale(in, a.version)) {
+	/*
+	 * Checked where f joins the inode's files: two opens at once may
+	 * each have read another version.
+	 */
+	inode_lock();
+	if (fs_split_stale_locked(in, a.version)) {
+		inode_unlock();
 		file_free(f);
 		return -ESTALE; /* the kernel looks the name up again */
 	}
-	inode_lock();
 	if (!is_writable && f->is_loaded)
 		f->version = a.version;
-	fi->keep_cache = in->kernel_version == a.version;
+	/*
+	 * The kernel drops the pages of an open without keep_cache after
+	 * the reply: until that open's first request, another open must
+	 * not keep what may still be there.
+	 */
+	fi->keep_cache = in->kernel_version == a.version && !in->inval_by;
+	if (!fi->keep_cache)
+		in->inval_by = f;
 	in->kernel_version = a.version;
 	for (r = in->files; is_writable && r; r = r->next) {
 		if (r->is_writable)
@@ -996,7 +1098,8 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	__atomic_add_fetch(&fs->open_files, 1, __ATOMIC_RELAXED);
 	if (fi->flags & O_TRUNC)
 		fs_writer_changed(f, false);
-	if (!fi->keep_cache)
+	/* A create's reply carries the attributes itself. */
+	if (!fi->keep_cache && !is_created)
 		fuse_lowlevel_notify_inval_inode(fs->se, in->ino, -1, 0);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	return 0;
@@ -1005,6 +1108,15 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 static struct file *fs_file(struct fuse_file_info *fi)
 {
 	return (struct file *)(uintptr_t)fi->fh;
+}
+
+/* A request on f: its open (and the kernel's page drop) has finished. */
+static void fs_file_opened(struct file *f)
+{
+	inode_lock();
+	if (f->in->inval_by == f)
+		f->in->inval_by = NULL;
+	inode_unlock();
 }
 
 /* --- directories -------------------------------------------------- */
@@ -1415,7 +1527,8 @@ static int fs_lookup_status(struct fs *fs, struct fuse_entry_param *e)
 
 struct fs_status {
 	struct fs *fs;
-	struct file *f;
+	struct file *f; /* NULL in the first pass */
+	uint64_t keys, bytes;
 	int rc;
 };
 
@@ -1426,9 +1539,20 @@ static int fs_status_ns(void *ctx, int64_t ns, const char *name)
 	char line[512];
 	int n;
 
+	/*
+	 * FIXME: the keys counted here include the rows of directories made
+	 * by mkdir (the schema's usage triggers count every row), so after
+	 * `mkdir -p a/b; echo x > a/b/k` status says 3 keys where `kvfs
+	 * list` shows 1.  Fixing it means triggers that count kind 0 only,
+	 * and a migration that counts again.
+	 */
 	s->rc = s->fs->st->ops->ns_usage(s->fs->st, ns, &u);
 	if (s->rc)
 		return 1;
+	s->keys += u.keys;
+	s->bytes += u.bytes;
+	if (!s->f)
+		return 0; /* the first pass only adds up */
 	n = snprintf(line, sizeof(line),
 		     "namespace %s: %llu keys, %llu bytes%s\n", name,
 		     (unsigned long long)u.keys, (unsigned long long)u.bytes,
@@ -1440,14 +1564,14 @@ static int fs_status_ns(void *ctx, int64_t ns, const char *name)
 /* Write the status text into f. */
 static int fs_status_text(struct fs *fs, struct file *f)
 {
-	struct fs_status s = {.fs = fs, .f = f};
-	struct store_usage u = {0};
+	struct fs_status s = {.fs = fs};
 	char head[4096];
 	int n, rc;
 
-	rc = fs->st->ops->usage(fs->st, &u);
-	if (rc)
-		return rc;
+	/* Totals over the namespaces listed, remote ones included. */
+	rc = fs->st->ops->ns_list(fs->st, fs_status_ns, &s);
+	if (rc || s.rc)
+		return rc ? rc : s.rc;
 	n = snprintf(
 	    head, sizeof(head),
 	    "mountpoint: %s\nstore: %s\nconfig: %s\n"
@@ -1455,9 +1579,10 @@ static int fs_status_text(struct fs *fs, struct file *f)
 	    "puts since mount: %llu\n",
 	    fs->mountpoint, fs->cfg->store_path,
 	    fs->cfg->file ? fs->cfg->file : "(the default)",
-	    (unsigned long long)u.keys, (unsigned long long)u.bytes,
+	    (unsigned long long)s.keys, (unsigned long long)s.bytes,
 	    __atomic_load_n(&fs->open_files, __ATOMIC_RELAXED),
 	    (unsigned long long)__atomic_load_n(&fs->puts, __ATOMIC_RELAXED));
+	s.f = f;
 	rc = file_sink(f, head, (size_t)n);
 	if (rc == 0)
 		rc = fs->st->ops->ns_list(fs->st, fs_status_ns, &s);
@@ -1679,6 +1804,8 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
 		pthread_rwlock_wrlock(lk);
 		rc = fs_setattr_in(fs, in, attr, to_set, fi);
+		if (in->type != INODE_KEY)
+			fs_dirs_changed(fs);
 		pthread_rwlock_unlock(lk);
 	}
 	if (rc == 0)
@@ -1757,7 +1884,7 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		pthread_rwlock_wrlock(lk);
 	else
 		pthread_rwlock_rdlock(lk);
-	rc = fs_open_in(fs, in, fi, false);
+	rc = fs_open_in(fs, in, fi, false, NULL);
 	pthread_rwlock_unlock(lk);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -1767,7 +1894,8 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 
 /* Creates the key of n as an empty value.  Caller holds change_lock. */
 static int fs_create_key(struct fs *fs, fuse_req_t req, struct fs_name *n,
-			 mode_t mode, const char *link_target)
+			 mode_t mode, const char *link_target,
+			 struct store_attr *out)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct store_put put = {0};
@@ -1816,7 +1944,28 @@ static int fs_create_key(struct fs *fs, fuse_req_t req, struct fs_name *n,
 		file_free(f);
 		return rc;
 	}
-	return fs->st->ops->put(fs->st, n->ns, n->key, n->len, &put, NULL);
+	return fs->st->ops->put(fs->st, n->ns, n->key, n->len, &put, out);
+}
+
+/*
+ * The entry of the key of n that this mount's create just put, with the
+ * attributes *a the put returned: no need to read them back.
+ */
+static int fs_created_entry(struct fs *fs, struct fs_name *n,
+			    const struct store_attr *a,
+			    struct fuse_entry_param *e)
+{
+	struct inode *in;
+
+	in = inode_get(INODE_KEY, n->ns, n->is_flat, n->key, n->len);
+	if (!in)
+		return -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	fs_fill_stat(fs, in->ino, INODE_KEY, a, &e->attr);
+	fs_kernel_saw(in, a->version);
+	e->ino = in->ino;
+	e->attr_timeout = e->entry_timeout = fs_cache_sec(fs, a);
+	return 0;
 }
 
 static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1826,7 +1975,8 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct inode *pin = fs_inode(parent), *in;
 	struct fuse_entry_param e;
 	mode_t mode_reg = S_IFREG | (mode & 07777);
-	bool is_created = true;
+	bool is_created = true, is_excl;
+	struct store_attr a;
 	struct fs_name n;
 	int rc, tries;
 
@@ -1841,18 +1991,22 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	is_excl = fs->st->ops->caps(fs->st, n.ns) & STORE_CAP_EXCL;
 	pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 	pthread_rwlock_wrlock(lk);
 	for (tries = 0;; tries++) {
-		rc = fs_create_key(fs, req, &n, mode_reg, NULL);
+		rc = fs_create_key(fs, req, &n, mode_reg, NULL, &a);
 		is_created = rc != -EEXIST;
 		if (rc == -EEXIST && !(fi->flags & O_EXCL))
 			rc = 0;
-		if (rc == 0)
+		if (rc == 0 && is_created && is_excl)
+			rc = fs_created_entry(fs, &n, &a, &e);
+		else if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		if (rc == 0) {
 			in = fs_inode(e.ino);
-			rc = fs_open_in(fs, in, fi, is_created);
+			rc = fs_open_in(fs, in, fi, is_created,
+					is_created && is_excl ? &a : NULL);
 			if (rc)
 				inode_forget(e.ino, 1);
 		}
@@ -1888,7 +2042,7 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_create_key(fs, req, &n, mode, NULL);
+		rc = fs_create_key(fs, req, &n, mode, NULL, NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		pthread_rwlock_unlock(lk);
@@ -1916,7 +2070,7 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_create_key(fs, req, &n, S_IFLNK | 0777, link);
+		rc = fs_create_key(fs, req, &n, S_IFLNK | 0777, link, NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		pthread_rwlock_unlock(lk);
@@ -2002,6 +2156,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int rc = 0;
 
 	(void)ino;
+	fs_file_opened(f);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -2030,6 +2185,7 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	int rc = 0;
 
 	(void)ino;
+	fs_file_opened(f);
 	pthread_mutex_lock(&f->lock);
 	if (f->is_append_only)
 		off = (off_t)f->size; /* appends go after what is pending */
@@ -2064,6 +2220,7 @@ static void fs_op_flush(fuse_req_t req, fuse_ino_t ino,
 	int rc = 0;
 
 	(void)ino;
+	fs_file_opened(f);
 	pthread_mutex_lock(&f->lock);
 	is_bare_trunc = f->is_dirty && !f->is_written && !f->is_too_big &&
 			!f->is_out_of_space;
@@ -2099,6 +2256,8 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 		log_warn("release: could not store a file: %s", strerror(-rc));
 	fs_writer_changed(f, true);
 	inode_lock();
+	if (in->inval_by == f)
+		in->inval_by = NULL;
 	for (p = &in->files; *p; p = &(*p)->next) {
 		if (*p == f) {
 			*p = f->next;
@@ -2114,6 +2273,19 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/* n names a key whose inode the kernel has from this mount. */
+static bool fs_is_known_key(const struct fs_name *n)
+{
+	struct inode *in;
+	bool is_known;
+
+	inode_lock();
+	in = inode_by_name(INODE_KEY, n->ns, n->key, n->len);
+	is_known = in && !in->is_unlinked && in->nlookup > 0;
+	inode_unlock();
+	return is_known;
+}
+
 static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
@@ -2124,7 +2296,11 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = pin ? fs_resolve(pin, name, &n) : -ESTALE;
 	if (rc == 0)
 		rc = fs_writable(fs, n.ns);
-	if (rc == 0 && !n.is_flat && !n.is_value &&
+	/*
+	 * The kernel unlinks only what it looked up as a file; a name it
+	 * did not get from this mount may have become a directory.
+	 */
+	if (rc == 0 && !n.is_flat && !n.is_value && !fs_is_known_key(&n) &&
 	    fs_dir_exists(fs, n.ns, n.key, n.len) == 1)
 		rc = -EISDIR;
 	if (rc == 0) {
@@ -2218,6 +2394,7 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		}
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
+		fs_dirs_changed(fs);
 		pthread_rwlock_unlock(lk);
 	}
 reply:
@@ -2293,6 +2470,7 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			inode_unlink(INODE_DIR, n.ns, n.key, n.len);
 			inode_unlock();
 		}
+		fs_dirs_changed(fs);
 		pthread_rwlock_unlock(lk);
 	}
 	fuse_reply_err(req, -rc);
@@ -2391,6 +2569,7 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		pthread_rwlock_t *lk = fs_lock_of(fs, from->ns);
 		pthread_rwlock_wrlock(lk);
 		rc = fs_rename_names(fs, from, to, flags);
+		fs_dirs_changed(fs);
 		pthread_rwlock_unlock(lk);
 	}
 	free(from);
@@ -2823,6 +3002,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
 		pthread_rwlock_wrlock(lk);
 		rc = fs_setxattr_in(fs, in, name, value, size, flags);
+		fs_dirs_changed(fs); /* ctime */
 		pthread_rwlock_unlock(lk);
 	}
 	fuse_reply_err(req, rc == -ENOENT ? ESTALE : -rc);
@@ -2866,6 +3046,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		else if (rc == 0)
 			rc = fs->st->ops->expire(fs->st, ns, key, klen, 0);
 	}
+	fs_dirs_changed(fs); /* ctime */
 	pthread_rwlock_unlock(lk);
 	fuse_reply_err(req, rc == -ENOENT ? ENODATA : -rc);
 }

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
+
 enum inode_type {
 	INODE_ROOT,
 	INODE_NS,
@@ -45,14 +47,21 @@ struct inode {
 	int open_count;		  /* lock; open files and directories */
 	bool is_unlinked;	  /* lock; key deleted or replaced */
 	uint64_t kernel_version;  /* lock; value version the kernel caches */
+	struct file *inval_by;	  /* lock; an open whose reply dropped the
+				     kernel's pages, until its first request */
 	struct file *files;	  /* lock; open files, linked by next */
 	struct file *writer;	  /* lock; the file that last changed the
 				     content and has not stored it, or NULL */
 	uint64_t writer_size;	  /* lock; that file's size */
 	int64_t pending_mtime_ns; /* lock; mtime set while a writer had
 				     changes not yet stored, 0: none */
-	struct inode *ino_next;	  /* lock; number map chain */
-	struct inode *name_next;  /* lock; name map chain */
+	struct store_attr dir_attr; /* lock; a directory's own row, */
+	bool dir_has_row;	    /* lock; or none (an implied namespace
+				       top), as read at dir_attr_ns, */
+	int64_t dir_attr_ns;	    /* lock; 0: not kept, */
+	uint64_t dir_attr_gen;	    /* lock; and fs's dir_gen then */
+	struct inode *ino_next;	    /* lock; number map chain */
+	struct inode *name_next;    /* lock; name map chain */
 };
 
 #define INODE_ROOT_INO 1

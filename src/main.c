@@ -192,6 +192,13 @@ static int add_opts(struct args *a, const char *list)
 	return 0;
 }
 
+static bool is_regular_file(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 /* Returns 0, or the exit status to stop with (-1: exit 0). */
 static int parse_args(int argc, char **argv, struct args *a)
 {
@@ -243,6 +250,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		}
 	}
 	if (npos == 0 || (npos == 2 && a->config)) {
+		usage(stderr);
+		return 2;
+	}
+	if (npos == 1 && !a->config && is_regular_file(pos[0])) {
+		fprintf(stderr,
+			"kvfs: %s is a file: the mountpoint is missing\n",
+			pos[0]);
 		usage(stderr);
 		return 2;
 	}

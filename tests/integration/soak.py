@@ -24,6 +24,7 @@
 # Usage:
 #   soak.py run LOGDIR SECONDS PROCS MOUNT_NS_DIR...
 #   soak.py verify LOGDIR NS_DIR [--shared]
+#   soak.py cross SECONDS WRITER_NS_DIR READER_NS_DIR   (see cross())
 # run prints one line "errors: OP:ERRNO=N ..." of the errors seen and
 # exits 1 if any was not an allowed one (ALLOWED below); verify prints
 # a summary line and exits 1 if any check failed, listing the failures
@@ -363,7 +364,61 @@ def verify(logdir, ns, allow_empty):
     return 1 if bad or torn else 0
 
 
+def cross(seconds, wmount, rmount, procs=3):
+    """Writers rewrite four keys through wmount (O_TRUNC, 64 KiB writes,
+    values of 10 B to 1.2 MB) while readers read them through rmount,
+    another daemon on the same database: a reader has no writer on its
+    own mount, so every read must be whole or fail with ESTALE (Known
+    limits).  Prints the counts;
+    exits 1 on any other read."""
+    keys = ["x/k%d" % i for i in range(4)]
+    os.makedirs(os.path.join(wmount, "x"), exist_ok=True)
+    for key in keys:
+        with open(os.path.join(wmount, key), "wb") as f:
+            f.write(record("first", 17, b"W"))
+    end = time.monotonic() + seconds
+    pids = []
+    for p in range(2 * procs):
+        pid = os.fork()
+        if pid:
+            pids.append(pid)
+            continue
+        rnd = random.Random(os.getpid())
+        counts, bad = {}, []
+        while time.monotonic() < end:
+            key = rnd.choice(keys)
+            try:
+                if p < procs:
+                    rid = "p%02d.%06d" % (p, sum(counts.values()))
+                    data = record(rid, rnd.choice(SIZES[1:] + [BIG]), b"W")
+                    with open(os.path.join(wmount, key), "wb") as f:
+                        for off in range(0, len(data), 65536):
+                            f.write(data[off:off + 65536])
+                    kind = "wrote"
+                else:
+                    with open(os.path.join(rmount, key), "rb") as f:
+                        v = f.read()
+                    kind, recs, _ = parse(v)
+                    if kind != "whole":
+                        bad.append("%s: %d bytes, %s" % (key, len(v),
+                                                         describe(v, recs)))
+            except OSError as e:
+                kind = errno.errorcode.get(e.errno, str(e.errno))
+                if p < procs or kind != "ESTALE":
+                    bad.append("%s: %s" % (key, kind))
+            counts[kind] = counts.get(kind, 0) + 1
+        print("%s %d %s" % ("writer" if p < procs else "reader", p,
+                            json.dumps(counts, sort_keys=True)))
+        for line in bad[:5]:
+            print("bad: " + line)
+        sys.stdout.flush()
+        os._exit(1 if bad else 0)
+    return 1 if sum(os.waitpid(pid, 0)[1] != 0 for pid in pids) else 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "cross":
+        sys.exit(cross(float(sys.argv[2]), sys.argv[3], sys.argv[4]))
     if sys.argv[1] == "run":
         sys.exit(run(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]),
                      sys.argv[5:]))

@@ -204,6 +204,11 @@ else
 	not_ok "kvfs -f CONFIG MOUNTPOINT (positional config) mounts"
 fi
 
+run timeout 10 "$KVFS_BIN" -f "${KV_CONFS[pos]}"
+is "$?" 2 "kvfs -f CONFIG without a mountpoint: exit status 2"
+like "$KV_LAST_OUT" "*${KV_CONFS[pos]} is a file: the mountpoint is missing*" \
+	"  and the message says the mountpoint is missing"
+
 kv_new opts "[namespace ns]"
 if kv_start opts -f -o nofail,_netdev,x-systemd.automount \
 	-c "${KV_CONFS[opts]}" "${KV_MNTS[opts]}"; then

@@ -286,6 +286,8 @@ like "$KV_LAST_OUT" "*namespace ns: 2 keys, 12 bytes*" \
 	"kvfs status: keys and bytes per namespace"
 like "$KV_LAST_OUT" "*namespace other: 0 keys, 0 bytes*" \
 	"kvfs status: every namespace"
+like "$KV_LAST_OUT" "*keys: 2*bytes: 12*" "kvfs status: the totals"
+like "$KV_LAST_OUT" "*config: ${KV_CONFS[s]}*" "kvfs status: the config's path"
 like "$KV_LAST_OUT" "*open files: 1*" "kvfs status: the open files"
 like "$KV_LAST_OUT" "*puts since mount: 2*" "kvfs status: puts since mount"
 is "$(ls -A "$KV_MNT" | tr '\n' ' ')" "ns other " \

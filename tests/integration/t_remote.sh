@@ -413,6 +413,12 @@ is "$(python3 -c "$norm" "$W/export2.json" | md5sum)" \
 is "$(python3 -c "$norm" "$W/export.json" | sed -n 1p)" 1505 \
 	"the export holds every key of the namespace"
 
+run "$KVFS_BIN" status "$M"
+is "$(echo "$KV_LAST_OUT" | sed -n 's/^keys: //p')" \
+	"$(echo "$KV_LAST_OUT" | sed -n 's/^namespace [^:]*: \([0-9]*\) keys.*/\1/p' |
+		awk '{n += $1} END {print n + 0}')" \
+	"kvfs status: the total of keys counts every namespace, remote ones too"
+
 # ---- after cache_ttl ------------------------------------------------------------
 
 left=$((ttl_start + 32 - $(date +%s)))

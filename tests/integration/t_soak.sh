@@ -72,4 +72,13 @@ KV_DBS[a]=${KV_DIRS[one]}/shared.db
 SOAK_IDS=(a b)
 soak "two mounts" --shared "${KV_MNTS[a]}/ns" "${KV_MNTS[b]}/ns"
 
+# Rewrites through one daemon, reads through the other only: no reader
+# ever has a writer on its own mount, so no read may be cut or mixed.
+kv_start b || bail "mount b again" # soak() left a mounted, b stopped
+run python3 "$SOAK" cross "$SEC" "${KV_MNTS[a]}/ns" "${KV_MNTS[b]}/ns"
+st=$?
+diag "$KV_LAST_OUT"
+is "$st" 0 "rewrites through one mount, reads through another: every read whole"
+like "$KV_LAST_OUT" "*reader*whole*" "the readers read"
+
 done_testing

@@ -570,7 +570,11 @@ static void test_bad_file(void)
 	      "no buffer for the message");
 }
 
-/* A relative config path: messages and store paths start from it. */
+/*
+ * A relative config path: messages and store paths start from it; the
+ * path kept (for kvfs status, after the daemon left the folder) is
+ * absolute.
+ */
 static void test_relative(void)
 {
 	struct config cfg;
@@ -585,9 +589,11 @@ static void test_relative(void)
 	WRITE("sub/kvfs.ini", "[store]\npath = ../x.db\n[namespace a]\n");
 	WRITE("sub/bad.ini", "[namespace a]\n\nbogus = 1\n");
 
+	snprintf(want, sizeof(want), "%s/sub/kvfs.ini", tmp_real);
 	CHECK(config_load("sub/kvfs.ini", &cfg, err, sizeof(err)) == 0 &&
-		  str_eq(cfg.file, "sub/kvfs.ini"),
-	      "relative config path loads");
+		  str_eq(cfg.file, want),
+	      "relative config path loads, and is kept absolute: %s",
+	      cfg.file ? cfg.file : "(null)");
 	snprintf(want, sizeof(want), "%s/sub/../x.db", tmp_real);
 	CHECK(str_eq(cfg.store_path, want), "path relative to sub/: %s",
 	      cfg.store_path);
