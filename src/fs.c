@@ -1489,25 +1489,28 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->max_write = 1024 * 1024;
 }
 
-static void fs_log_open_file(struct inode *in, void *ctx)
+/* At unmount: say what open files had not stored, and free them all. */
+static void fs_close_at_exit(struct inode *in, void *ctx)
 {
 	char shown[LOG_KEY_BUF];
 	struct file *f;
 
 	(void)ctx;
-	for (f = in->files; f; f = f->next) {
+	while ((f = in->files)) {
 		if (f->is_writable && f->is_dirty)
 			log_warn("%s was open for writing at shutdown: not "
 				 "stored",
 				 log_key(shown, sizeof(shown), in->key,
 					 in->key_len));
+		in->files = f->next;
+		file_free(f);
 	}
 }
 
 static void fs_op_destroy(void *userdata)
 {
 	inode_lock();
-	inode_each_open(fs_log_open_file, userdata);
+	inode_each_open(fs_close_at_exit, userdata);
 	inode_unlock();
 }
 
