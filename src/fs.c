@@ -380,12 +380,24 @@ static int fs_lookup_name(struct fs *fs, struct fs_name *n,
 {
 	struct store_attr a;
 	struct inode *in;
-	bool has_row, is_behind;
+	bool has_row, is_behind, has_key = false;
 	int rc, tries;
 
 	memset(e, 0, sizeof(*e));
 	if (!n->is_flat && !n->is_value) {
-		rc = fs_dir_exists(fs, n->ns, n->key, n->len);
+		if (fs->st->ops->lookup) {
+			/* A directory, or else the key, in one query. */
+			bool is_dir;
+
+			rc = fs->st->ops->lookup(fs->st, n->ns, n->key, n->len,
+						 &a, &is_dir);
+			if (rc)
+				return rc;
+			has_key = !is_dir;
+			rc = is_dir;
+		} else {
+			rc = fs_dir_exists(fs, n->ns, n->key, n->len);
+		}
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
@@ -413,8 +425,10 @@ static int fs_lookup_name(struct fs *fs, struct fs_name *n,
 	 * value than the row just read means the row is stale, read again.
 	 */
 	for (tries = 0;; tries++) {
-		rc = fs->st->ops->stat(fs->st, n->ns, n->key, n->len, STORE_KEY,
-				       &a);
+		rc = has_key ? 0
+			     : fs->st->ops->stat(fs->st, n->ns, n->key, n->len,
+						 STORE_KEY, &a);
+		has_key = false; /* read again if this one is stale */
 		if (rc)
 			return rc;
 		in = inode_get(INODE_KEY, n->ns, n->is_flat, n->key, n->len);

@@ -204,6 +204,13 @@ struct store_ops {
 	int (*any)(struct store *st, int64_t ns, const char *lo, size_t lo_len,
 		   const char *hi, size_t hi_len);
 	/*
+	 * Optional: what a name is, in one read: *is_dir if any live key
+	 * starts with key + '/' (tree layout), else the key's attributes
+	 * (0, or -ENOENT).  The same as any() then stat() of the key.
+	 */
+	int (*lookup)(struct store *st, int64_t ns, const char *key,
+		      size_t key_len, struct store_attr *attr, bool *is_dir);
+	/*
 	 * Renames a key, or (kind STORE_DIR) every row under prefix from
 	 * to prefix to, in one transaction.  noreplace: -EEXIST if the
 	 * target exists.  A replaced target key is removed.

@@ -1283,6 +1283,29 @@ static int rs_op_any(struct store *st, int64_t ns, const char *lo,
 	return rc;
 }
 
+/* A local namespace's in one query; a remote one's as any() then stat(). */
+static int rs_op_lookup(struct store *st, int64_t ns, const char *key,
+			size_t key_len, struct store_attr *attr, bool *is_dir)
+{
+	char lo[STORE_KEY_MAX + 2], hi[STORE_KEY_MAX + 2];
+	int rc = 0;
+
+	if (!rs_find(st, ns))
+		return LOCAL(st)->ops->lookup(LOCAL(st), ns, key, key_len, attr,
+					      is_dir);
+	*is_dir = false;
+	if (key_len + 1 <= STORE_KEY_MAX) {
+		memcpy(lo, key, key_len);
+		lo[key_len] = '/';
+		store_prefix_end(lo, key_len + 1, hi);
+		rc = rs_op_any(st, ns, lo, key_len + 1, hi, key_len + 1);
+	}
+	if (rc < 0)
+		return rc;
+	*is_dir = rc == 1;
+	return *is_dir ? 0 : rs_op_stat(st, ns, key, key_len, STORE_KEY, attr);
+}
+
 /* Workers KV has no rename: mv copies and deletes (see fs.c). */
 static int rs_op_rename(struct store *st, int64_t from_ns, const char *from,
 			size_t from_len, int64_t to_ns, const char *to,
@@ -1481,6 +1504,7 @@ static const struct store_ops rs_ops = {
     .setattr = rs_op_setattr,
     .list = rs_op_list,
     .any = rs_op_any,
+    .lookup = rs_op_lookup,
     .rename = rs_op_rename,
     .usage = rs_op_usage,
     .ns_usage = rs_op_ns_usage,

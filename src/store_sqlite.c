@@ -124,6 +124,7 @@ enum sq_stmt_id {
 	SQ_LIST,
 	SQ_LIST_OPEN,
 	SQ_ANY,
+	SQ_LOOKUP,
 	SQ_RENAME_ROW,
 	SQ_RANGE_ROWS,
 	SQ_RANGE_DELETE,
@@ -222,6 +223,12 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
 		     " ORDER BY key, kind LIMIT ?5",
     [SQ_ANY] = "SELECT 1 FROM kv WHERE ns = ?1 AND key >= ?2 AND key < ?4"
 	       " AND " SQ_LIVE " LIMIT 1",
+    /* ?2 key ?5 key + '/' ?4 the end of that prefix: one row, whether
+       keys start with key + '/', then the key's attributes or NULLs */
+    [SQ_LOOKUP] = "SELECT EXISTS (SELECT 1 FROM kv WHERE ns = ?1"
+		  " AND key >= ?5 AND key < ?4 AND " SQ_LIVE "), " SQ_ATTR_COLS
+		  " FROM (SELECT 1) LEFT JOIN kv"
+		  " ON ns = ?1 AND key = ?2 AND kind = 0 AND " SQ_LIVE,
     /* ?4 row id ?5 new ns ?6 new key */
     [SQ_RENAME_ROW] = "UPDATE kv SET ns = ?5, key = ?6, ctime_ns = ?11"
 		      " WHERE id = ?4",
@@ -1405,6 +1412,49 @@ release:
 	return rc;
 }
 
+static int sq_lookup(struct store *base, int64_t ns, const char *key,
+		     size_t key_len, struct store_attr *attr, bool *is_dir)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	char lo[STORE_KEY_MAX + 2], hi[STORE_KEY_MAX + 2];
+	struct sq_conn *c;
+	sqlite3_stmt *st;
+	int rc;
+
+	*is_dir = false;
+	if (key_len + 1 > STORE_KEY_MAX) /* no key can start with key/ */
+		return sq_stat(base, ns, key, key_len, STORE_KEY, attr);
+	memcpy(lo, key, key_len);
+	lo[key_len] = '/';
+	store_prefix_end(lo, key_len + 1, hi);
+	rc = sq_acquire(s, &c);
+	if (rc)
+		return rc;
+	st = sq_stmt(c, SQ_LOOKUP);
+	if (!st) {
+		rc = -EIO;
+		goto release;
+	}
+	sq_bind_range(st, ns, key, key_len, hi, key_len + 1);
+	sqlite3_bind_blob(st, 5, lo, (int)key_len + 1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*is_dir = sqlite3_column_int(st, 0) != 0;
+		rc = *is_dir || sqlite3_column_type(st, 1) != SQLITE_NULL
+			 ? 0
+			 : -ENOENT;
+		if (rc == 0 && !*is_dir && attr)
+			sq_attr_read(st, 1, attr);
+	} else {
+		rc = sq_errno(c->db, rc, "lookup");
+		rc = rc ? rc : -EIO;
+	}
+	sqlite3_reset(st);
+release:
+	sq_release(s, c);
+	return rc;
+}
+
 static int sq_rename_row(struct sq_conn *c, int64_t rowid, int64_t ns,
 			 const char *key, size_t key_len)
 {
@@ -1989,6 +2039,7 @@ static const struct store_ops sq_ops = {
     .setattr = sq_setattr,
     .list = sq_list,
     .any = sq_any,
+    .lookup = sq_lookup,
     .rename = sq_rename,
     .usage = sq_usage,
     .ns_usage = sq_ns_usage,

@@ -1159,6 +1159,39 @@ static void test_remove_mkdir_setattr(void)
 
 /* ---- expiration ---- */
 
+/* lookup(): a directory first, else the key, else -ENOENT. */
+static void test_lookup(void)
+{
+	struct fixture f;
+	struct store_attr a;
+	bool is_dir;
+	int rc;
+
+	if (!setup(&f, "lookup"))
+		return;
+	CHECK(put_str(&f, K("k"), "value") == 0 &&
+		  put_str(&f, K("both"), "key") == 0 &&
+		  put_str(&f, K("both/child"), "c") == 0 &&
+		  put_str(&f, K("d/child"), "c") == 0 &&
+		  put_str(&f, K("k."), "a neighbour, not a child") == 0,
+	      "put the keys to look up");
+	memset(&a, 0, sizeof(a));
+	rc = f.st->ops->lookup(f.st, f.ns, K("k"), &a, &is_dir);
+	CHECK(rc == 0 && !is_dir && a.size == 5 && a.version > 0,
+	      "a key: its attributes (%d, dir %d, size %llu)", rc, is_dir,
+	      (unsigned long long)a.size);
+	rc = f.st->ops->lookup(f.st, f.ns, K("d"), &a, &is_dir);
+	CHECK(rc == 0 && is_dir, "keys under d/: a directory (%d)", rc);
+	rc = f.st->ops->lookup(f.st, f.ns, K("both"), &a, &is_dir);
+	CHECK(rc == 0 && is_dir,
+	      "a key that also has keys under it: the directory wins (%d)", rc);
+	rc = f.st->ops->lookup(f.st, f.ns, K("none"), &a, &is_dir);
+	CHECK(rc == -ENOENT && !is_dir, "neither: -ENOENT (%d)", rc);
+	rc = f.st->ops->lookup(f.st, f.ns, K("d/chil"), &a, &is_dir);
+	CHECK(rc == -ENOENT, "a prefix of a key is nothing (%d)", rc);
+	teardown(&f);
+}
+
 static void test_expired(void)
 {
 	struct fixture f;
@@ -1198,6 +1231,13 @@ static void test_expired(void)
 	      "list skips expired keys (%d, %zu rows)", rc, r.n);
 	rc = any_prefix(f.st, f.ns, K("x/old"));
 	CHECK(rc == 0, "any() is 0 over only expired keys (%d)", rc);
+	{
+		bool is_dir = true;
+
+		rc = f.st->ops->lookup(f.st, f.ns, K("x/old1"), &a, &is_dir);
+		CHECK(rc == -ENOENT && !is_dir,
+		      "lookup of an expired key is -ENOENT (%d)", rc);
+	}
 	rc = f.st->ops->remove(f.st, f.ns, K("x/old1"), STORE_KEY);
 	CHECK(rc == -ENOENT, "remove of an expired key is -ENOENT (%d)", rc);
 	rc = f.st->ops->setattr(f.st, f.ns, K("x/old2"), STORE_KEY,
@@ -3141,6 +3181,7 @@ int main(void)
 	test_failed_read();
 	test_remove_mkdir_setattr();
 	test_expired();
+	test_lookup();
 	test_list();
 	test_pagination();
 	test_rename_key();
