@@ -332,11 +332,8 @@ static int fs_dir_exists(struct fs *fs, int64_t ns, const char *key, size_t len)
 {
 	char lo[FS_KEY_BUF + 1], hi[FS_KEY_BUF + 1];
 
-	if (len + 1 > STORE_KEY_MAX)
+	if (!store_children_range(key, len, lo, hi))
 		return 0;
-	memcpy(lo, key, len);
-	lo[len] = '/';
-	store_prefix_end(lo, len + 1, hi);
 	return fs->st->ops->any(fs->st, ns, lo, len + 1, hi, len + 1);
 }
 

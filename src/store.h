@@ -327,4 +327,11 @@ int store_open(const struct config *cfg, struct store **out, char *err,
  */
 void store_prefix_end(const char *prefix, size_t len, char *out);
 
+/*
+ * The range of the keys under directory key (key + '/' into lo, its end
+ * into hi, each of len + 1 bytes, buffers of STORE_KEY_MAX + 1).  False
+ * if key + '/' is too long to start any key.
+ */
+bool store_children_range(const char *key, size_t len, char *lo, char *hi);
+
 #endif

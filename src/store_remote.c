@@ -1294,12 +1294,8 @@ static int rs_op_lookup(struct store *st, int64_t ns, const char *key,
 		return LOCAL(st)->ops->lookup(LOCAL(st), ns, key, key_len, attr,
 					      is_dir);
 	*is_dir = false;
-	if (key_len + 1 <= STORE_KEY_MAX) {
-		memcpy(lo, key, key_len);
-		lo[key_len] = '/';
-		store_prefix_end(lo, key_len + 1, hi);
+	if (store_children_range(key, key_len, lo, hi))
 		rc = rs_op_any(st, ns, lo, key_len + 1, hi, key_len + 1);
-	}
 	if (rc < 0)
 		return rc;
 	*is_dir = rc == 1;

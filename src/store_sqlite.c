@@ -1422,11 +1422,8 @@ static int sq_lookup(struct store *base, int64_t ns, const char *key,
 	int rc;
 
 	*is_dir = false;
-	if (key_len + 1 > STORE_KEY_MAX) /* no key can start with key/ */
+	if (!store_children_range(key, key_len, lo, hi)) /* none can */
 		return sq_stat(base, ns, key, key_len, STORE_KEY, attr);
-	memcpy(lo, key, key_len);
-	lo[key_len] = '/';
-	store_prefix_end(lo, key_len + 1, hi);
 	rc = sq_acquire(s, &c);
 	if (rc)
 		return rc;
@@ -2279,6 +2276,16 @@ int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
 	sq_release(s, c);
 	*out = &s->base;
 	return 0;
+}
+
+bool store_children_range(const char *key, size_t len, char *lo, char *hi)
+{
+	if (len + 1 > STORE_KEY_MAX)
+		return false;
+	memcpy(lo, key, len);
+	lo[len] = '/';
+	store_prefix_end(lo, len + 1, hi);
+	return true;
 }
 
 void store_prefix_end(const char *prefix, size_t len, char *out)
