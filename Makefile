@@ -39,6 +39,7 @@ SRCS = \
 	src/main.c \
 	src/name.c \
 	src/notify.c \
+	src/perm.c \
 	src/remote.c \
 	src/store_remote.c \
 	src/store_sqlite.c
@@ -47,6 +48,7 @@ UNIT_TESTS = \
 	tests/unit/test_attr.bin \
 	tests/unit/test_config.bin \
 	tests/unit/test_name.bin \
+	tests/unit/test_perm.bin \
 	tests/unit/test_remote.bin \
 	tests/unit/test_store.bin
 
@@ -64,6 +66,7 @@ kvfs: $(SRCS:src/%.c=build/%.o)
 tests/unit/test_attr.bin: build/attr.o
 tests/unit/test_config.bin: build/config.o build/log.o
 tests/unit/test_name.bin: build/name.o build/log.o
+tests/unit/test_perm.bin: build/perm.o
 tests/unit/test_store.bin: build/store_sqlite.o build/name.o build/log.o
 tests/unit/test_remote.bin: build/remote.o build/log.o
 

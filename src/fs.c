@@ -40,6 +40,7 @@
 #include "log.h"
 #include "name.h"
 #include "notify.h"
+#include "perm.h"
 #include "store.h"
 
 #define FS_KEY_BUF (STORE_KEY_MAX + 8)
@@ -81,6 +82,7 @@ struct fs {
 	uint64_t dir_gen; /* bumped by every change of a directory's
 			     attributes through this mount (atomic) */
 	int ro_count;
+	bool is_checking; /* kvfs checks permissions (fs_may) */
 };
 
 /* A name resolved against its parent directory. */
@@ -639,6 +641,293 @@ static int fs_getattr_open(struct fs *fs, struct inode *in, struct stat *st)
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	st->st_nlink = 0;
 	return 0;
+}
+
+static int fs_key_of(struct inode *in, int64_t *ns, char *key, size_t *len,
+		     enum store_kind *kind)
+{
+	inode_lock();
+	*ns = in->ns;
+	*len = in->key_len;
+	memcpy(key, in->key, in->key_len);
+	*kind = in->type == INODE_KEY ? STORE_KEY : STORE_DIR;
+	inode_unlock();
+	/* A namespace keeps its own attributes in a directory row "". */
+	return in->type == INODE_ROOT || in->type == INODE_STATUS ? -EPERM : 0;
+}
+
+/*
+ * Who checks permissions.  With -o allow_other other users reach the
+ * mount, and kvfs mounts with default_permissions: the kernel checks
+ * modes and owners itself, and for that asks for a directory's
+ * attributes again after every create and unlink in it, one more round
+ * trip each (a third of an unlink's time).  Without allow_other the
+ * kernel lets only the user who mounted in, and kvfs checks that user's
+ * requests itself (fs->is_checking), by perm.c's rules, in lookup,
+ * access, open, opendir, create, mknod, symlink, mkdir, unlink, rmdir,
+ * rename, setattr and the xattr calls; a request by root skips all but
+ * the execute bits, as the kernel would.
+ *
+ * FIXME: what kvfs cannot check itself is search permission on the
+ * directories of a path the kernel has cached: after `chmod 0 dir`, its
+ * owner still opens dir/key by name until the kernel's entry expires
+ * (kernel_cache_sec), where ext4 refuses at once.  The only user who
+ * could be refused is the one who may chmod dir back, so this guards
+ * nothing; it is a difference from ext4 alone.
+ */
+
+/* The caller of req, without its supplementary groups (fs_may_stat). */
+static void fs_caller(fuse_req_t req, struct perm_caller *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	*c = (struct perm_caller){.uid = ctx->uid, .gid = ctx->gid};
+}
+
+/*
+ * Runs a perm.c check again with the caller's supplementary groups when
+ * it answered -EAGAIN (they decide); none if the kernel cannot say.
+ */
+static int fs_with_groups(fuse_req_t req, struct perm_caller *c, int rc,
+			  const struct stat *st, int want, uid_t new_uid,
+			  gid_t new_gid)
+{
+	gid_t none, *groups;
+	int n;
+
+	if (rc != -EAGAIN)
+		return rc;
+	n = fuse_req_getgroups(req, 0, NULL);
+	groups = n > 0 ? malloc(sizeof(gid_t) * (size_t)n) : NULL;
+	if (groups)
+		n = fuse_req_getgroups(req, n, groups);
+	c->groups = groups ? groups : &none;
+	c->ngroups = groups && n > 0 ? n : 0;
+	if (want)
+		rc = perm_may(c, st->st_mode, st->st_uid, st->st_gid, want);
+	else
+		rc = perm_chown(c, st->st_uid, st->st_gid, new_uid, new_gid);
+	free(groups);
+	c->groups = NULL;
+	return rc;
+}
+
+/* May the caller of req have want (PERM_* bits) on a file of *st? */
+static int fs_may_stat(fuse_req_t req, const struct stat *st, int want)
+{
+	struct perm_caller c;
+
+	fs_caller(req, &c);
+	return fs_with_groups(
+	    req, &c, perm_may(&c, st->st_mode, st->st_uid, st->st_gid, want),
+	    st, want, 0, 0);
+}
+
+/*
+ * Mode and owners of in for a permission check.  A key's come straight
+ * from the store: fs_getattr_in would count them as given to the kernel.
+ */
+static int fs_perm_stat(struct fs *fs, struct inode *in, struct stat *st)
+{
+	char key[FS_KEY_BUF];
+	enum store_kind kind;
+	struct store_attr a;
+	double timeout;
+	size_t len;
+	int64_t ns;
+	int rc;
+
+	if (in->type != INODE_KEY)
+		return fs_getattr_in(fs, in, st, &timeout);
+	fs_key_of(in, &ns, key, &len, &kind);
+	rc = fs->st->ops->stat(fs->st, ns, key, len, STORE_KEY, &a);
+	if (rc == 0)
+		fs_fill_stat(fs, in->ino, INODE_KEY, &a, st);
+	else if (rc == -ENOENT)
+		rc = fs_getattr_open(fs, in, st); /* removed, still open */
+	return rc;
+}
+
+/*
+ * May the caller of req have want on in?  0, -EACCES, or the error of
+ * reading in's attributes.  Caller holds in's change lock.
+ */
+static int fs_may(fuse_req_t req, struct fs *fs, struct inode *in, int want)
+{
+	struct stat st;
+	int rc;
+
+	if (!fs->is_checking ||
+	    (fuse_req_ctx(req)->uid == 0 && !(want & PERM_X)))
+		return 0;
+	rc = fs_perm_stat(fs, in, &st);
+	return rc ? rc : fs_may_stat(req, &st, want);
+}
+
+/*
+ * Mode and owners of the key or directory a resolved name names (a
+ * directory without a row of its own has the defaults); -ENOENT if
+ * neither exists.
+ */
+static int fs_name_stat(struct fs *fs, const struct fs_name *n, struct stat *st)
+{
+	char dkey[FS_KEY_BUF];
+	struct store_attr a;
+	bool has_row;
+	int rc;
+
+	rc = fs->st->ops->stat(fs->st, n->ns, n->key, n->len, STORE_KEY, &a);
+	if (rc == 0) {
+		fs_fill_stat(fs, 0, INODE_KEY, &a, st);
+		return 0;
+	}
+	if (rc != -ENOENT || n->is_flat || n->is_value ||
+	    n->len + 1 > STORE_KEY_MAX)
+		return rc;
+	memcpy(dkey, n->key, n->len);
+	dkey[n->len] = '/'; /* a directory's row is its prefix */
+	rc = fs_dir_attr(fs, n->ns, dkey, n->len + 1, &a, &has_row);
+	if (rc == 0 && !has_row &&
+	    fs_dir_exists(fs, n->ns, n->key, n->len) != 1)
+		rc = -ENOENT;
+	if (rc == 0)
+		fs_fill_stat(fs, 0, INODE_DIR, has_row ? &a : NULL, st);
+	return rc;
+}
+
+/*
+ * May the caller of req take the name n out of directory pin (unlink,
+ * rmdir, either side of a rename)?  Write and search on pin, and, where
+ * pin is sticky, own pin or what n names.  Caller holds the change lock.
+ */
+static int fs_may_remove(fuse_req_t req, struct fs *fs, struct inode *pin,
+			 const struct fs_name *n)
+{
+	struct perm_caller c;
+	struct stat dst, st;
+	int rc;
+
+	if (!fs->is_checking || fuse_req_ctx(req)->uid == 0)
+		return 0;
+	rc = fs_perm_stat(fs, pin, &dst);
+	if (rc == 0)
+		rc = fs_may_stat(req, &dst, PERM_W | PERM_X);
+	fs_caller(req, &c);
+	if (rc || perm_sticky(&c, dst.st_mode, dst.st_uid, (uid_t)-1) == 0)
+		return rc;
+	rc = fs_name_stat(fs, n, &st);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc; /* the operation says ENOENT */
+	return perm_sticky(&c, dst.st_mode, dst.st_uid, st.st_uid);
+}
+
+/* The access(2) bits an open with flags needs. */
+static int fs_open_want(int flags)
+{
+	int want = 0;
+
+	if ((flags & O_ACCMODE) != O_WRONLY)
+		want |= PERM_R;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+		want |= PERM_W;
+	return want;
+}
+
+/* fs_may for a request that holds no change lock: takes in's. */
+static int fs_may_locked(fuse_req_t req, struct fs *fs, struct inode *in,
+			 int want)
+{
+	pthread_rwlock_t *lk;
+	int rc;
+
+	if (!fs->is_checking)
+		return 0;
+	lk = fs_lock_of(fs, in->ns);
+	pthread_rwlock_rdlock(lk);
+	rc = fs_may(req, fs, in, want);
+	pthread_rwlock_unlock(lk);
+	return rc;
+}
+
+/*
+ * May the caller of req rename from (in pin) to to (in npin)?  Both
+ * sides as a removal, and a directory moving to another parent needs
+ * write permission on itself (its ".." changes), as on ext4.
+ */
+static int fs_may_rename(fuse_req_t req, struct fs *fs, struct inode *pin,
+			 const struct fs_name *from, struct inode *npin,
+			 const struct fs_name *to)
+{
+	struct stat st;
+	int rc;
+
+	rc = fs_may_remove(req, fs, pin, from);
+	if (rc == 0)
+		rc = fs_may_remove(req, fs, npin, to);
+	if (rc || pin == npin || !fs->is_checking ||
+	    fuse_req_ctx(req)->uid == 0)
+		return rc;
+	rc = fs_name_stat(fs, from, &st);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc; /* the rename says ENOENT */
+	return S_ISDIR(st.st_mode) ? fs_may_stat(req, &st, PERM_W) : 0;
+}
+
+/*
+ * May the caller of req change what to_set says of in?  Mode and given
+ * times: the owner alone (EPERM), except that anyone's write may drop
+ * the setuid and setgid bits, which the kernel does by a mode change.
+ * Owner and group: perm_chown.  Times set to now, and a size: whoever
+ * may write (EACCES), the owner too for a size.  A size with an open
+ * file (ftruncate) was checked at open.
+ */
+static int fs_may_setattr(fuse_req_t req, struct fs *fs, struct inode *in,
+			  const struct stat *attr, int to_set,
+			  const struct fuse_file_info *fi)
+{
+	const int given_time = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME;
+	bool is_given = false;
+	struct perm_caller c;
+	struct stat st;
+	int rc;
+
+	if (!fs->is_checking || fuse_req_ctx(req)->uid == 0)
+		return 0;
+	rc = fs_perm_stat(fs, in, &st);
+	if (rc)
+		return rc;
+	fs_caller(req, &c);
+	if ((to_set & FUSE_SET_ATTR_MODE) && !perm_is_owner(&c, st.st_uid) &&
+	    (attr->st_mode & 07777) !=
+		(st.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)))
+		return -EPERM;
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t new_uid =
+		    to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
+		gid_t new_gid =
+		    to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
+
+		rc = fs_with_groups(
+		    req, &c,
+		    perm_chown(&c, st.st_uid, st.st_gid, new_uid, new_gid), &st,
+		    0, new_uid, new_gid);
+		if (rc)
+			return rc;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !fi) {
+		rc = fs_may_stat(req, &st, PERM_W); /* the owner's too */
+		if (rc)
+			return rc;
+	}
+	if ((to_set & FUSE_SET_ATTR_ATIME) &&
+	    !(to_set & FUSE_SET_ATTR_ATIME_NOW))
+		is_given = true;
+	if ((to_set & FUSE_SET_ATTR_MTIME) &&
+	    !(to_set & FUSE_SET_ATTR_MTIME_NOW))
+		is_given = true;
+	if (!(to_set & given_time) || perm_is_owner(&c, st.st_uid))
+		return 0;
+	return is_given ? -EPERM : fs_may_stat(req, &st, PERM_W);
 }
 
 /* --- files -------------------------------------------------------- */
@@ -1617,7 +1906,10 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pthread_rwlock_t *lk = fs_lock_of(fs, pin->ns);
 	pthread_rwlock_rdlock(lk);
-	if (pin->type == INODE_ROOT && !strcmp(name, FS_STATUS_NAME)) {
+	rc = fs_may(req, fs, pin, PERM_X);
+	if (rc) {
+		; /* no search permission */
+	} else if (pin->type == INODE_ROOT && !strcmp(name, FS_STATUS_NAME)) {
 		rc = fs_lookup_status(fs, &e);
 	} else if (pin->type == INODE_ROOT) {
 		rc = fs_lookup_ns(fs, name, &e);
@@ -1685,19 +1977,6 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, timeout);
-}
-
-static int fs_key_of(struct inode *in, int64_t *ns, char *key, size_t *len,
-		     enum store_kind *kind)
-{
-	inode_lock();
-	*ns = in->ns;
-	*len = in->key_len;
-	memcpy(key, in->key, in->key_len);
-	*kind = in->type == INODE_KEY ? STORE_KEY : STORE_DIR;
-	inode_unlock();
-	/* A namespace keeps its own attributes in a directory row "". */
-	return in->type == INODE_ROOT || in->type == INODE_STATUS ? -EPERM : 0;
 }
 
 /* Truncate a key's value to size, outside any open file. */
@@ -1817,7 +2096,9 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_setattr_in(fs, in, attr, to_set, fi);
+		rc = fs_may_setattr(req, fs, in, attr, to_set, fi);
+		if (rc == 0)
+			rc = fs_setattr_in(fs, in, attr, to_set, fi);
 		if (in->type != INODE_KEY)
 			fs_dirs_changed(fs);
 		pthread_rwlock_unlock(lk);
@@ -1898,7 +2179,9 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		pthread_rwlock_wrlock(lk);
 	else
 		pthread_rwlock_rdlock(lk);
-	rc = fs_open_in(fs, in, fi, false, NULL);
+	rc = fs_may(req, fs, in, fs_open_want(fi->flags));
+	if (rc == 0)
+		rc = fs_open_in(fs, in, fi, false, NULL);
 	pthread_rwlock_unlock(lk);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -2009,7 +2292,9 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 	pthread_rwlock_wrlock(lk);
 	for (tries = 0;; tries++) {
-		rc = fs_create_key(fs, req, &n, mode_reg, NULL, &a);
+		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
+		if (rc == 0)
+			rc = fs_create_key(fs, req, &n, mode_reg, NULL, &a);
 		is_created = rc != -EEXIST;
 		if (rc == -EEXIST && !(fi->flags & O_EXCL))
 			rc = 0;
@@ -2019,8 +2304,14 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = fs_lookup_name(fs, &n, &e);
 		if (rc == 0) {
 			in = fs_inode(e.ino);
-			rc = fs_open_in(fs, in, fi, is_created,
-					is_created && is_excl ? &a : NULL);
+			/* Another mount made it first: an open of it. */
+			if (!is_created)
+				rc = fs_may(req, fs, in,
+					    fs_open_want(fi->flags));
+			if (rc == 0)
+				rc = fs_open_in(fs, in, fi, is_created,
+						is_created && is_excl ? &a
+								      : NULL);
 			if (rc)
 				inode_forget(e.ino, 1);
 		}
@@ -2056,7 +2347,9 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_create_key(fs, req, &n, mode, NULL, NULL);
+		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
+		if (rc == 0)
+			rc = fs_create_key(fs, req, &n, mode, NULL, NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		pthread_rwlock_unlock(lk);
@@ -2084,7 +2377,10 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_create_key(fs, req, &n, S_IFLNK | 0777, link, NULL);
+		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
+		if (rc == 0)
+			rc = fs_create_key(fs, req, &n, S_IFLNK | 0777, link,
+					   NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		pthread_rwlock_unlock(lk);
@@ -2320,17 +2616,21 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 		pthread_rwlock_wrlock(lk);
-		fs_preserve_readers(fs, n.ns, n.key, n.len);
-		rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len, STORE_KEY);
+		rc = fs_may_remove(req, fs, pin, &n);
+		if (rc == 0) {
+			fs_preserve_readers(fs, n.ns, n.key, n.len);
+			rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len,
+						 STORE_KEY);
+			inode_lock();
+			inode_unlink(INODE_KEY, n.ns, n.key, n.len);
+			inode_unlock();
+		}
 		if (rc == 0 && log_max_level >= LOG_DEBUG) {
 			char shown[LOG_KEY_BUF];
 
 			log_debug("delete %s",
 				  log_key(shown, sizeof(shown), n.key, n.len));
 		}
-		inode_lock();
-		inode_unlink(INODE_KEY, n.ns, n.key, n.len);
-		inode_unlock();
 		pthread_rwlock_unlock(lk);
 	}
 	fuse_reply_err(req, -rc);
@@ -2371,6 +2671,8 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (pin && pin->type == INODE_ROOT) {
 		rc = fs_ns_name_check(name);
 		if (rc == 0)
+			rc = fs_may(req, fs, pin, PERM_W | PERM_X);
+		if (rc == 0)
 			rc = fs->st->ops->ns_create(fs->st, name, &ns);
 		if (rc == 0) {
 			/* The namespace's own row keeps its creator. */
@@ -2395,7 +2697,9 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_dir_exists(fs, n.ns, n.key, n.len);
+		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
+		if (rc == 0)
+			rc = fs_dir_exists(fs, n.ns, n.key, n.len);
 		if (rc == 0) {
 			a.mode = S_IFDIR | (mode & 07777);
 			a.uid = ctx->uid;
@@ -2450,7 +2754,9 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (pin && pin->type == INODE_ROOT) {
 		rc = config_find_ns(fs->cfg, name)
 			 ? -EPERM
-			 : fs->st->ops->ns_remove(fs->st, name);
+			 : fs_may(req, fs, pin, PERM_W | PERM_X);
+		if (rc == 0)
+			rc = fs->st->ops->ns_remove(fs->st, name);
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -2462,10 +2768,12 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0 && n.len + 1 > STORE_KEY_MAX)
 		rc = -ENOENT;
 	if (rc == 0) {
-		n.key[n.len++] = '/';
 		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_dir_has_children(fs, n.ns, n.key, n.len);
+		rc = fs_may_remove(req, fs, pin, &n);
+		n.key[n.len++] = '/';
+		if (rc == 0)
+			rc = fs_dir_has_children(fs, n.ns, n.key, n.len);
 		if (rc == 1)
 			rc = -ENOTEMPTY;
 		if (rc == 0)
@@ -2582,7 +2890,9 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, from->ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_rename_names(fs, from, to, flags);
+		rc = fs_may_rename(req, fs, pin, from, npin, to);
+		if (rc == 0)
+			rc = fs_rename_names(fs, from, to, flags);
 		fs_dirs_changed(fs);
 		pthread_rwlock_unlock(lk);
 	}
@@ -2600,14 +2910,45 @@ static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	fuse_reply_err(req, EPERM); /* a key has exactly one name */
 }
 
+/*
+ * access(2), and chdir's check: only asked when kvfs checks permissions
+ * (the kernel answers itself with default_permissions).  Write access
+ * to a read_only namespace is EROFS, as on a read-only mount.
+ */
+static void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs *fs = fs_of(req);
+	struct inode *in = fs_inode(ino);
+	int rc, want;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	want = (mask & R_OK ? PERM_R : 0) | (mask & W_OK ? PERM_W : 0) |
+	       (mask & X_OK ? PERM_X : 0);
+	rc = 0;
+	if ((want & PERM_W) && in->type != INODE_ROOT)
+		rc = fs_writable(fs, in->ns);
+	if (rc == 0 && want)
+		rc = fs_may_locked(req, fs, in, want);
+	fuse_reply_err(req, -rc);
+}
+
 static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	struct inode *in = fs_inode(ino);
 	struct fs_dir *d;
+	int rc;
 
 	if (!in || in->type == INODE_KEY) {
 		fuse_reply_err(req, in ? ENOTDIR : ESTALE);
+		return;
+	}
+	rc = fs_may_locked(req, fs_of(req), in, PERM_R);
+	if (rc) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
 	d = calloc(1, sizeof(*d));
@@ -2820,6 +3161,11 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
+	rc = fs_may_locked(req, fs, in, PERM_R);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	switch (xa) {
 	case ATTR_KV_META:
 		buf = size ? malloc(size) : NULL;
@@ -3015,7 +3361,9 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_setxattr_in(fs, in, name, value, size, flags);
+		rc = fs_may(req, fs, in, PERM_W);
+		if (rc == 0)
+			rc = fs_setxattr_in(fs, in, name, value, size, flags);
 		fs_dirs_changed(fs); /* ctime */
 		pthread_rwlock_unlock(lk);
 	}
@@ -3048,7 +3396,10 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	}
 	pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
 	pthread_rwlock_wrlock(lk);
-	if (xa == ATTR_OTHER) {
+	rc = fs_may(req, fs, in, PERM_W);
+	if (rc) {
+		; /* no write permission */
+	} else if (xa == ATTR_OTHER) {
 		rc = fs->st->ops->xattr_remove(fs->st, ns, key, klen, kind,
 					       name);
 	} else {
@@ -3139,6 +3490,7 @@ static const struct fuse_lowlevel_ops fs_ops = {
     .init = fs_op_init,
     .destroy = fs_op_destroy,
     .lookup = fs_op_lookup,
+    .access = fs_op_access,
     .forget = fs_op_forget,
     .forget_multi = fs_op_forget_multi,
     .getattr = fs_op_getattr,
@@ -3222,9 +3574,10 @@ static int fs_session_args(const struct fs_mount *m, struct fuse_args *args)
 {
 	char opts[4096];
 
-	snprintf(opts, sizeof(opts),
-		 "subtype=kvfs,fsname=%s,default_permissions%s%s",
+	/* Who checks permissions: see fs_may. */
+	snprintf(opts, sizeof(opts), "subtype=kvfs,fsname=%s%s%s%s",
 		 m->cfg->file ? m->cfg->file : "kvfs",
+		 m->is_allow_other ? ",default_permissions" : "",
 		 m->fuse_opts && *m->fuse_opts ? "," : "",
 		 m->fuse_opts ? m->fuse_opts : "");
 	if (fuse_opt_add_arg(args, "kvfs") || fuse_opt_add_arg(args, "-o") ||
@@ -3239,7 +3592,9 @@ int fs_main(const struct fs_mount *m)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop;
-	struct fs fs = {.cfg = m->cfg, .mountpoint = m->mountpoint};
+	struct fs fs = {.cfg = m->cfg,
+			.mountpoint = m->mountpoint,
+			.is_checking = !m->is_allow_other};
 	pthread_rwlockattr_t lock_attr;
 	struct fs_sweeper sweeper;
 	int i, rc, status = 1;

@@ -21,6 +21,8 @@ struct fs_mount {
 	const char *fuse_opts; /* -o options for libfuse, or NULL */
 	bool is_foreground;
 	bool is_debug; /* libfuse's own request trace */
+	/* -o allow_other: the kernel checks permissions, else kvfs does */
+	bool is_allow_other;
 };
 
 /*

@@ -339,6 +339,19 @@ static bool clear_dead_mount(const char *mountpoint)
  * one, since the kernel answers it from the daemon, never from a cache.
  * Returns 0 or the exit status.
  */
+/*
+ * "/dev/fd/N": an open /dev/fuse that kvfs's parent has mounted already
+ * (libfuse takes it as it is), as a container manager or a mount helper
+ * does for a user who may not open /dev/fuse.
+ */
+static bool is_fd_mountpoint(const char *mountpoint)
+{
+	unsigned int fd;
+	char end;
+
+	return sscanf(mountpoint, "/dev/fd/%u%c", &fd, &end) == 1;
+}
+
 static int check_mountpoint(const char *mountpoint)
 {
 	struct stat st, parent;
@@ -445,12 +458,15 @@ int main(int argc, char **argv)
 	}
 
 	/* Detaching changes the working directory: use an absolute path. */
-	rc = check_mountpoint(a.mountpoint);
+	rc =
+	    is_fd_mountpoint(a.mountpoint) ? 0 : check_mountpoint(a.mountpoint);
 	if (rc) {
 		config_free(&cfg);
 		return rc;
 	}
-	mountpoint = realpath(a.mountpoint, NULL);
+	mountpoint = is_fd_mountpoint(a.mountpoint)
+			 ? strdup(a.mountpoint)
+			 : realpath(a.mountpoint, NULL);
 	if (!mountpoint) {
 		fprintf(stderr, "kvfs: %s: %s\n", a.mountpoint,
 			strerror(errno));
@@ -461,7 +477,8 @@ int main(int argc, char **argv)
 			      .mountpoint = mountpoint,
 			      .fuse_opts = a.opts,
 			      .is_foreground = a.is_foreground,
-			      .is_debug = a.is_debug};
+			      .is_debug = a.is_debug,
+			      .is_allow_other = a.is_allow_other};
 	rc = fs_main(&m);
 	free(mountpoint);
 	config_free(&cfg);
