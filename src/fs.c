@@ -757,8 +757,9 @@ static int fs_may(fuse_req_t req, struct fs *fs, struct inode *in, int want)
 	struct stat st;
 	int rc;
 
-	if (!fs->is_checking ||
-	    (fuse_req_ctx(req)->uid == 0 && !(want & PERM_X)))
+	/* Root may do anything but run a file that no one may run. */
+	if (!fs->is_checking || (fuse_req_ctx(req)->uid == 0 &&
+				 (!(want & PERM_X) || in->type != INODE_KEY)))
 		return 0;
 	rc = fs_perm_stat(fs, in, &st);
 	return rc ? rc : fs_may_stat(req, &st, want);
@@ -821,10 +822,16 @@ static int fs_may_remove(fuse_req_t req, struct fs *fs, struct inode *pin,
 	return perm_sticky(&c, dst.st_mode, dst.st_uid, st.st_uid);
 }
 
-/* The access(2) bits an open with flags needs. */
+/* The kernel's __FMODE_EXEC in an open's flags: an open by execve(). */
+#define FS_FMODE_EXEC 0x20
+
+/*
+ * The access(2) bits an open with flags needs.  The kernel checked an
+ * exec only for an x bit of anyone's; which class's counts is kvfs's.
+ */
 static int fs_open_want(int flags)
 {
-	int want = 0;
+	int want = flags & FS_FMODE_EXEC ? PERM_X : 0;
 
 	if ((flags & O_ACCMODE) != O_WRONLY)
 		want |= PERM_R;
@@ -1462,6 +1469,10 @@ struct fs_fill {
 	struct fs_dir *d;
 	struct inode *dir;
 	bool is_plus;
+	/* The caller may not search dir: entries without attributes (an
+	 * entry of readdirplus with ino 0), so that the kernel caches no
+	 * name it could open without a lookup. */
+	bool is_blind;
 	char *buf;
 	size_t size, used;
 	bool is_full;
@@ -1480,7 +1491,7 @@ static int fs_fill_add(struct fs_fill *fl, struct fs_entry *en, uint64_t c,
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	if (fl->is_plus) {
+	if (fl->is_plus && !fl->is_blind) {
 		in = inode_get(en->type, fl->dir->ns, fl->dir->is_flat, en->key,
 			       en->key_len);
 		if (in && en->type == INODE_KEY &&
@@ -1513,9 +1524,14 @@ static int fs_fill_add(struct fs_fill *fl, struct fs_entry *en, uint64_t c,
 			? en->attr.mode
 		    : en->type == INODE_KEY ? S_IFREG
 					    : S_IFDIR;
-		need = fuse_add_direntry(fl->req, fl->buf + fl->used,
-					 fl->size - fl->used, en->name, &e.attr,
-					 (off_t)c);
+		if (fl->is_plus)
+			need = fuse_add_direntry_plus(
+			    fl->req, fl->buf + fl->used, fl->size - fl->used,
+			    en->name, &e, (off_t)c);
+		else
+			need = fuse_add_direntry(fl->req, fl->buf + fl->used,
+						 fl->size - fl->used, en->name,
+						 &e.attr, (off_t)c);
 		in = NULL;
 	}
 	if (need > fl->size - fl->used) {
@@ -2989,6 +3005,8 @@ static void fs_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
 	}
 	pthread_rwlock_t *lk = fs_lock_of(fl.fs, fl.dir->ns);
 	pthread_rwlock_rdlock(lk);
+	fl.is_blind = is_plus && fl.dir->type != INODE_ROOT &&
+		      fs_may(req, fl.fs, fl.dir, PERM_X) != 0;
 	pthread_mutex_lock(&d->lock);
 	if (c >= 3 && (c + FS_DIR_COOKIES < d->next || c >= d->next ||
 		       !d->pos[c % FS_DIR_COOKIES])) {

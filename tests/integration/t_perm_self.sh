@@ -116,6 +116,11 @@ fails_with "$eperm" "nor chgrp it to a group it is not in" nobody chgrp 0 k
 check "a member of group 100 may chgrp its key to 100" member chgrp 100 k
 is "$(mode k)" "644 65534:100 " "the key's new group"
 fails_with "$eacces" "the kernel runs no key without an x bit" nobody ./k
+check "nobody writes a script, mode 0411 (x for group and others only)" \
+	nobody sh -c 'printf "#!/bin/sh\necho ran\n" >x && chmod 0411 x'
+fails_with "$eacces" "its owner may not run it: the owner's bits count" \
+	nobody ./x
+check "at 0511 it runs" nobody sh -c 'chmod 0511 x && ./x'
 
 # ---- a group's bits --------------------------------------------------------------
 nobody chmod 604 k
@@ -173,6 +178,8 @@ nobody chmod 755 f
 check "nobody makes a sticky 1777 directory" \
 	nobody sh -c 'mkdir t && chmod 1777 t'
 check "nobody writes t/roots" nobody sh -c "echo \"root's\" >t/roots"
+check "and g/k, then chmod 600 g (no search)" \
+	nobody sh -c 'mkdir g && echo gk >g/k && chmod 600 g'
 # Only root may give a key away, and root may not enter this mount: make
 # t and t/roots root's in the database, with the mount stopped.
 kv_stop a || bail "stop the mount for nobody"
@@ -185,6 +192,14 @@ db.commit()
 EOF
 start_a
 is "$(mode t t/roots)" "1777 0:0 644 0:0 " "after a remount: t and t/roots are root's"
+# After the remount the kernel has no name below g: ls -l lists the
+# names and can stat none of them, and the listing left nothing cached.
+check_fails "ls -l of a 600 directory fails (as on ext4)" nobody ls -l g
+like "$KV_LAST_OUT" "*cannot access 'g/k': Permission denied*" \
+	"ls -l: no attributes of g/k"
+like "$KV_LAST_OUT" "*-????????? ? ? ? ?"*" k" "ls -l: but the name k is listed"
+fails_with "$eacces" "a key in it cannot be opened after the listing" \
+	nobody cat g/k
 fails_with "$eacces" "nobody cannot write root's 644 key" \
 	nobody sh -c 'echo x >t/roots'
 fails_with "$eperm" "nobody cannot chmod root's key" nobody chmod 666 t/roots
