@@ -127,9 +127,10 @@ def main():
           "remounted before `ls -l` and again before the cold read.")
     if "passthrough_dp" in fs_list:
         print("d.p.: passthrough_ll with `-o default_permissions`, as kvfs "
-              "mounts: the kernel checks modes and owners itself, and asks "
-              "for the parent's attributes again after each create and "
-              "unlink.")
+              "mounts with `-o allow_other`: the kernel checks modes and "
+              "owners itself, and asks for the parent's attributes again "
+              "after each create and unlink. kvfs runs here without "
+              "allow_other, checking permissions itself.")
     if "rclone" in fs_list:
         print("rclone: `rclone mount :memory: --vfs-cache-mode writes`, "
               "its cache on the same tmpfs; it uploads a closed file to "

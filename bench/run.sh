@@ -6,9 +6,11 @@
 #   passthrough_ll  libfuse's example, built here from libfuse3-dev's
 #                   examples, with -o xattr over a folder of that tmpfs:
 #                   the FUSE ceiling of this machine
-#   passthrough_dp  the same with -o default_permissions, as kvfs: the
-#                   kernel checks modes and owners, which costs a
-#                   GETATTR of the parent after each create and unlink
+#   passthrough_dp  the same with -o default_permissions, as kvfs mounts
+#                   with -o allow_other: the kernel checks modes and
+#                   owners, which costs a GETATTR of the parent after
+#                   each create and unlink (kvfs here mounts without
+#                   allow_other, and checks permissions itself)
 #   rclone          `rclone mount :memory: --vfs-cache-mode writes`
 #                   (its cache folder on the same tmpfs)
 #   kvfs-disk       kvfs with default settings, its database on local

@@ -668,12 +668,14 @@ static int fs_key_of(struct inode *in, int64_t *ns, char *key, size_t *len,
  * rename, setattr and the xattr calls; a request by root skips all but
  * the execute bits, as the kernel would.
  *
- * FIXME: what kvfs cannot check itself is search permission on the
- * directories of a path the kernel has cached: after `chmod 0 dir`, its
- * owner still opens dir/key by name until the kernel's entry expires
- * (kernel_cache_sec), where ext4 refuses at once.  The only user who
- * could be refused is the one who may chmod dir back, so this guards
- * nothing; it is a difference from ext4 alone.
+ * FIXME: what kvfs cannot check itself is search permission where the
+ * kernel does not ask: after `chmod 0 dir`, its owner still opens
+ * dir/key by a name the kernel has cached, gets ENOENT (not EACCES) for
+ * a name it has cached as missing, until the kernel's entry expires
+ * (kernel_cache_sec), and reaches dir/. and dir/.. at any time, where
+ * ext4 refuses at once.  The only user who could be refused is the one
+ * who may chmod dir back, so this guards nothing; it is a difference
+ * from ext4 alone.
  */
 
 /* The caller of req, without its supplementary groups (fs_may_stat). */
@@ -685,42 +687,40 @@ static void fs_caller(fuse_req_t req, struct perm_caller *c)
 }
 
 /*
- * Runs a perm.c check again with the caller's supplementary groups when
- * it answered -EAGAIN (they decide); none if the kernel cannot say.
+ * Give c the caller's supplementary groups, for a perm.c check that
+ * answered -EAGAIN (they decide); none if the kernel cannot say.
+ * Returns what to free once c is no longer used.
  */
-static int fs_with_groups(fuse_req_t req, struct perm_caller *c, int rc,
-			  const struct stat *st, int want, uid_t new_uid,
-			  gid_t new_gid)
+static gid_t *fs_load_groups(fuse_req_t req, struct perm_caller *c)
 {
-	gid_t none, *groups;
+	static const gid_t none;
+	gid_t *groups;
 	int n;
 
-	if (rc != -EAGAIN)
-		return rc;
 	n = fuse_req_getgroups(req, 0, NULL);
 	groups = n > 0 ? malloc(sizeof(gid_t) * (size_t)n) : NULL;
 	if (groups)
 		n = fuse_req_getgroups(req, n, groups);
 	c->groups = groups ? groups : &none;
 	c->ngroups = groups && n > 0 ? n : 0;
-	if (want)
-		rc = perm_may(c, st->st_mode, st->st_uid, st->st_gid, want);
-	else
-		rc = perm_chown(c, st->st_uid, st->st_gid, new_uid, new_gid);
-	free(groups);
-	c->groups = NULL;
-	return rc;
+	return groups;
 }
 
 /* May the caller of req have want (PERM_* bits) on a file of *st? */
 static int fs_may_stat(fuse_req_t req, const struct stat *st, int want)
 {
 	struct perm_caller c;
+	gid_t *groups;
+	int rc;
 
 	fs_caller(req, &c);
-	return fs_with_groups(
-	    req, &c, perm_may(&c, st->st_mode, st->st_uid, st->st_gid, want),
-	    st, want, 0, 0);
+	rc = perm_may(&c, st->st_mode, st->st_uid, st->st_gid, want);
+	if (rc == -EAGAIN) {
+		groups = fs_load_groups(req, &c);
+		rc = perm_may(&c, st->st_mode, st->st_uid, st->st_gid, want);
+		free(groups);
+	}
+	return rc;
 }
 
 /*
@@ -822,6 +822,33 @@ static int fs_may_remove(fuse_req_t req, struct fs *fs, struct inode *pin,
 	return perm_sticky(&c, dst.st_mode, dst.st_uid, st.st_uid);
 }
 
+/*
+ * May the caller of req read (PERM_R) or change (PERM_W) the extended
+ * attribute name of in?  Only user.* names are checked here, so that
+ * other names get their own error first (ENOTSUP for the ACLs cp -p
+ * tries to copy, as on ext4); a sticky directory's attributes are its
+ * owner's (the VFS's xattr_permission).
+ */
+static int fs_may_xattr(fuse_req_t req, struct fs *fs, struct inode *in,
+			const char *name, int want)
+{
+	struct perm_caller c;
+	struct stat st;
+	int rc;
+
+	if (!fs->is_checking || fuse_req_ctx(req)->uid == 0 ||
+	    attr_kind(name) < 0)
+		return 0;
+	rc = fs_perm_stat(fs, in, &st);
+	if (rc)
+		return rc;
+	fs_caller(req, &c);
+	if ((want & PERM_W) && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) &&
+	    !perm_is_owner(&c, st.st_uid))
+		return -EPERM;
+	return fs_may_stat(req, &st, want);
+}
+
 /* The kernel's __FMODE_EXEC in an open's flags: an open by execve(). */
 #define FS_FMODE_EXEC 0x20
 
@@ -831,8 +858,10 @@ static int fs_may_remove(fuse_req_t req, struct fs *fs, struct inode *pin,
  */
 static int fs_open_want(int flags)
 {
-	int want = flags & FS_FMODE_EXEC ? PERM_X : 0;
+	int want = 0;
 
+	if (flags & FS_FMODE_EXEC)
+		return PERM_X; /* an exec reads what it may not read */
 	if ((flags & O_ACCMODE) != O_WRONLY)
 		want |= PERM_R;
 	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
@@ -881,19 +910,32 @@ static int fs_may_rename(fuse_req_t req, struct fs *fs, struct inode *pin,
 }
 
 /*
- * May the caller of req change what to_set says of in?  Mode and given
- * times: the owner alone (EPERM), except that anyone's write may drop
- * the setuid and setgid bits, which the kernel does by a mode change.
- * Owner and group: perm_chown.  Times set to now, and a size: whoever
- * may write (EACCES), the owner too for a size.  A size with an open
- * file (ftruncate) was checked at open.
+ * May the caller of req change what to_set says of in?  As ext4 (the
+ * VFS's setattr_prepare) rules, for a caller other than root:
+ * - owner and group: perm_chown;
+ * - mode: the owner alone (EPERM); a setgid bit is dropped, silently,
+ *   when the file's group is not one of the owner's.  Anyone who may
+ *   write the file may clear its setuid and setgid bits: the kernel
+ *   does so by a mode change when someone else writes a setuid file.
+ *   FIXME: kvfs cannot tell that change from a chown(f, -1, -1) by a
+ *   non-owner who may write a setuid file, which ext4 refuses (EPERM)
+ *   and kvfs lets clear the bits;
+ * - a size without an open file: write permission, the owner's too;
+ * - times: both set to now, whoever may write (EACCES); any other
+ *   time, the owner alone (EPERM).  Times that come with a size are
+ *   the truncate's own.
  */
 static int fs_may_setattr(fuse_req_t req, struct fs *fs, struct inode *in,
-			  const struct stat *attr, int to_set,
+			  struct stat *attr, int to_set,
 			  const struct fuse_file_info *fi)
 {
-	const int given_time = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME;
-	bool is_given = false;
+	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME;
+	const int both_now =
+	    times | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW;
+	const mode_t privs = S_ISUID | S_ISGID;
+	uid_t new_uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
+	gid_t new_gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
+	gid_t *groups = NULL;
 	struct perm_caller c;
 	struct stat st;
 	int rc;
@@ -904,37 +946,43 @@ static int fs_may_setattr(fuse_req_t req, struct fs *fs, struct inode *in,
 	if (rc)
 		return rc;
 	fs_caller(req, &c);
-	if ((to_set & FUSE_SET_ATTR_MODE) && !perm_is_owner(&c, st.st_uid) &&
-	    (attr->st_mode & 07777) !=
-		(st.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)))
-		return -EPERM;
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t new_uid =
-		    to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
-		gid_t new_gid =
-		    to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
+		rc = perm_chown(&c, st.st_uid, st.st_gid, new_uid, new_gid);
+		if (rc == -EAGAIN) {
+			groups = fs_load_groups(req, &c);
+			rc = perm_chown(&c, st.st_uid, st.st_gid, new_uid,
+					new_gid);
+		}
+	}
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE)) {
+		if (!perm_is_owner(&c, st.st_uid)) {
+			bool drops = (st.st_mode & privs) &&
+				     (attr->st_mode & 07777) ==
+					 (st.st_mode & 07777 & ~privs);
 
-		rc = fs_with_groups(
-		    req, &c,
-		    perm_chown(&c, st.st_uid, st.st_gid, new_uid, new_gid), &st,
-		    0, new_uid, new_gid);
-		if (rc)
-			return rc;
+			rc = drops && fs_may_stat(req, &st, PERM_W) == 0
+				 ? 0
+				 : -EPERM;
+		} else if (attr->st_mode & S_ISGID) {
+			gid_t g = new_gid != (gid_t)-1 ? new_gid : st.st_gid;
+			int in_group = perm_in_group(&c, g);
+
+			if (in_group < 0 && !groups)
+				groups = fs_load_groups(req, &c);
+			if (in_group < 0)
+				in_group = perm_in_group(&c, g);
+			if (!in_group)
+				attr->st_mode &= ~(mode_t)S_ISGID;
+		}
 	}
-	if ((to_set & FUSE_SET_ATTR_SIZE) && !fi) {
-		rc = fs_may_stat(req, &st, PERM_W); /* the owner's too */
-		if (rc)
-			return rc;
-	}
-	if ((to_set & FUSE_SET_ATTR_ATIME) &&
-	    !(to_set & FUSE_SET_ATTR_ATIME_NOW))
-		is_given = true;
-	if ((to_set & FUSE_SET_ATTR_MTIME) &&
-	    !(to_set & FUSE_SET_ATTR_MTIME_NOW))
-		is_given = true;
-	if (!(to_set & given_time) || perm_is_owner(&c, st.st_uid))
-		return 0;
-	return is_given ? -EPERM : fs_may_stat(req, &st, PERM_W);
+	free(groups);
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE) && !fi)
+		rc = fs_may_stat(req, &st, PERM_W);
+	if (rc || !(to_set & times) || (to_set & FUSE_SET_ATTR_SIZE) ||
+	    perm_is_owner(&c, st.st_uid))
+		return rc;
+	return (to_set & both_now) == both_now ? fs_may_stat(req, &st, PERM_W)
+					       : -EPERM;
 }
 
 /* --- files -------------------------------------------------------- */
@@ -2205,10 +2253,28 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, EINTR); /* unreachable: no reply to undo */
 }
 
+/*
+ * The group of a new key or directory in pin: the caller's, or pin's
+ * where pin has the setgid bit, which a new directory then gets too (in
+ * *mode), as on ext4.
+ */
+static gid_t fs_new_gid(fuse_req_t req, struct fs *fs, struct inode *pin,
+			mode_t *mode)
+{
+	double timeout;
+	struct stat st;
+
+	if (fs_getattr_in(fs, pin, &st, &timeout) || !(st.st_mode & S_ISGID))
+		return fuse_req_ctx(req)->gid;
+	if (S_ISDIR(*mode))
+		*mode |= S_ISGID;
+	return st.st_gid;
+}
+
 /* Creates the key of n as an empty value.  Caller holds change_lock. */
-static int fs_create_key(struct fs *fs, fuse_req_t req, struct fs_name *n,
-			 mode_t mode, const char *link_target,
-			 struct store_attr *out)
+static int fs_create_key(struct fs *fs, fuse_req_t req, struct inode *pin,
+			 struct fs_name *n, mode_t mode,
+			 const char *link_target, struct store_attr *out)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct store_put put = {0};
@@ -2239,7 +2305,7 @@ static int fs_create_key(struct fs *fs, fuse_req_t req, struct fs_name *n,
 	put.flags = STORE_PUT_EXCL | (link_target ? 0 : STORE_PUT_CREATE);
 	put.attr.mode = mode;
 	put.attr.uid = ctx->uid;
-	put.attr.gid = ctx->gid;
+	put.attr.gid = fs_new_gid(req, fs, pin, &put.attr.mode);
 	if (link_target) {
 		put.size = strlen(link_target);
 		put.read = file_put_read;
@@ -2310,7 +2376,8 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	for (tries = 0;; tries++) {
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
-			rc = fs_create_key(fs, req, &n, mode_reg, NULL, &a);
+			rc =
+			    fs_create_key(fs, req, pin, &n, mode_reg, NULL, &a);
 		is_created = rc != -EEXIST;
 		if (rc == -EEXIST && !(fi->flags & O_EXCL))
 			rc = 0;
@@ -2365,7 +2432,7 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		pthread_rwlock_wrlock(lk);
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
-			rc = fs_create_key(fs, req, &n, mode, NULL, NULL);
+			rc = fs_create_key(fs, req, pin, &n, mode, NULL, NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		pthread_rwlock_unlock(lk);
@@ -2395,8 +2462,8 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		pthread_rwlock_wrlock(lk);
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
-			rc = fs_create_key(fs, req, &n, S_IFLNK | 0777, link,
-					   NULL);
+			rc = fs_create_key(fs, req, pin, &n, S_IFLNK | 0777,
+					   link, NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		pthread_rwlock_unlock(lk);
@@ -2694,7 +2761,7 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 			/* The namespace's own row keeps its creator. */
 			a.mode = S_IFDIR | (mode & 07777);
 			a.uid = ctx->uid;
-			a.gid = ctx->gid;
+			a.gid = fs_new_gid(req, fs, pin, &a.mode);
 			rc = fs->st->ops->mkdir(fs->st, ns, "", 0, &a);
 		}
 		if (rc == 0)
@@ -2719,7 +2786,7 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (rc == 0) {
 			a.mode = S_IFDIR | (mode & 07777);
 			a.uid = ctx->uid;
-			a.gid = ctx->gid;
+			a.gid = fs_new_gid(req, fs, pin, &a.mode);
 			n.key[n.len] = '/';
 			rc = fs->st->ops->mkdir(fs->st, n.ns, n.key, n.len + 1,
 						&a);
@@ -3170,18 +3237,18 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	rc = fs_key_of(in, &ns, key, &klen, &kind);
 	if (xa == -EINVAL) {
 		fuse_reply_err(req, EINVAL); /* "user." alone, as ext4 */
 		return;
 	}
-	if (rc || xa < 0 || (xa != ATTR_OTHER && kind != STORE_KEY)) {
-		fuse_reply_err(req, ENODATA);
-		return;
-	}
-	rc = fs_may_locked(req, fs, in, PERM_R);
+	rc = fs_may_xattr(req, fs, in, name, PERM_R);
 	if (rc) {
 		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = fs_key_of(in, &ns, key, &klen, &kind);
+	if (rc || xa < 0 || (xa != ATTR_OTHER && kind != STORE_KEY)) {
+		fuse_reply_err(req, ENODATA);
 		return;
 	}
 	switch (xa) {
@@ -3379,7 +3446,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (rc == 0) {
 		pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
 		pthread_rwlock_wrlock(lk);
-		rc = fs_may(req, fs, in, PERM_W);
+		rc = fs_may_xattr(req, fs, in, name, PERM_W);
 		if (rc == 0)
 			rc = fs_setxattr_in(fs, in, name, value, size, flags);
 		fs_dirs_changed(fs); /* ctime */
@@ -3402,6 +3469,11 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	rc = fs_may_xattr(req, fs, in, name, PERM_W);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	rc = fs_key_of(in, &ns, key, &klen, &kind);
 	if (rc || xa < 0 || (xa != ATTR_OTHER && kind != STORE_KEY)) {
 		fuse_reply_err(req, rc || xa >= 0 ? ENODATA : -xa);
@@ -3414,10 +3486,7 @@ static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	}
 	pthread_rwlock_t *lk = fs_lock_of(fs, in->ns);
 	pthread_rwlock_wrlock(lk);
-	rc = fs_may(req, fs, in, PERM_W);
-	if (rc) {
-		; /* no write permission */
-	} else if (xa == ATTR_OTHER) {
+	if (xa == ATTR_OTHER) {
 		rc = fs->st->ops->xattr_remove(fs->st, ns, key, klen, kind,
 					       name);
 	} else {

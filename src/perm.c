@@ -4,8 +4,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
-/* 1 if c is in group gid, 0 if not, -1 if only c->groups can say. */
-static int perm_in_group(const struct perm_caller *c, gid_t gid)
+int perm_in_group(const struct perm_caller *c, gid_t gid)
 {
 	int i;
 

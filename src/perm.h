@@ -40,6 +40,9 @@ struct perm_caller {
 int perm_may(const struct perm_caller *c, mode_t mode, uid_t uid, gid_t gid,
 	     int want);
 
+/* 1 if c is in group gid, 0 if not, -1 if only c->groups can say. */
+int perm_in_group(const struct perm_caller *c, gid_t gid);
+
 /* True if c may change what the owner alone may (chmod, utimes to a
  * given time): c owns uid's file or is root. */
 bool perm_is_owner(const struct perm_caller *c, uid_t uid);

@@ -115,12 +115,28 @@ fails_with "$eperm" "the owner cannot give a key away (chown): EPERM" \
 fails_with "$eperm" "nor chgrp it to a group it is not in" nobody chgrp 0 k
 check "a member of group 100 may chgrp its key to 100" member chgrp 100 k
 is "$(mode k)" "644 65534:100 " "the key's new group"
+check "chmod 2755 of it by its owner, no longer in group 100" \
+	nobody chmod 2755 k
+is "$(mode k)" "755 65534:100 " "the setgid bit is dropped, as on ext4"
+check "a member of group 100 may set it" member chmod 2755 k
+is "$(mode k)" "2755 65534:100 " "the setgid bit kept"
+nobody chmod 644 k
+check "a member makes sg setgid, group 100" \
+	member sh -c 'mkdir sg && chgrp 100 sg && chmod 2775 sg'
+check "nobody makes sg/sub and sg/f" nobody sh -c 'mkdir sg/sub && echo x >sg/f'
+is "$(mode sg/sub sg/f)" "2755 65534:100 644 65534:100 " \
+	"a setgid directory's group passes on, and its setgid bit to directories"
 fails_with "$eacces" "the kernel runs no key without an x bit" nobody ./k
 check "nobody writes a script, mode 0411 (x for group and others only)" \
 	nobody sh -c 'printf "#!/bin/sh\necho ran\n" >x && chmod 0411 x'
 fails_with "$eacces" "its owner may not run it: the owner's bits count" \
 	nobody ./x
 check "at 0511 it runs" nobody sh -c 'chmod 0511 x && ./x'
+check "a 0111 program runs (an exec needs x, not r)" \
+	nobody sh -c 'cp /bin/true tru && chmod 0111 tru && ./tru'
+check "cp -p of a 444 key (its ACL copy gets ENOTSUP, not EACCES)" \
+	nobody sh -c 'echo p >ro && chmod 444 ro && cp -p ro ro2'
+is "$(mode ro2)" "444 65534:65534 " "cp -p kept the mode"
 
 # ---- a group's bits --------------------------------------------------------------
 nobody chmod 604 k
@@ -178,6 +194,9 @@ nobody chmod 755 f
 check "nobody makes a sticky 1777 directory" \
 	nobody sh -c 'mkdir t && chmod 1777 t'
 check "nobody writes t/roots" nobody sh -c "echo \"root's\" >t/roots"
+check "and t/suid, t/rw" \
+	nobody sh -c 'echo s >t/suid && echo s >t/suid2 && echo w >t/rw &&
+		chmod 666 t/rw'
 check "and g/k, then chmod 600 g (no search)" \
 	nobody sh -c 'mkdir g && echo gk >g/k && chmod 600 g'
 # Only root may give a key away, and root may not enter this mount: make
@@ -188,6 +207,11 @@ import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.execute("UPDATE kv SET uid = 0, gid = 0 WHERE key = CAST('t/roots' AS BLOB)")
 db.execute("UPDATE kv SET uid = 0, gid = 0 WHERE key = CAST('t/' AS BLOB)")
+db.execute("UPDATE kv SET uid = 0, gid = 0 WHERE key = CAST('t/rw' AS BLOB)")
+db.execute("UPDATE kv SET uid = 0, gid = 0, mode = 35309"  # S_IFREG | 04755
+           " WHERE key = CAST('t/suid' AS BLOB)")
+db.execute("UPDATE kv SET uid = 0, gid = 0, mode = 35327"  # S_IFREG | 04777
+           " WHERE key = CAST('t/suid2' AS BLOB)")
 db.commit()
 EOF
 start_a
@@ -203,6 +227,21 @@ fails_with "$eacces" "a key in it cannot be opened after the listing" \
 fails_with "$eacces" "nobody cannot write root's 644 key" \
 	nobody sh -c 'echo x >t/roots'
 fails_with "$eperm" "nobody cannot chmod root's key" nobody chmod 666 t/roots
+fails_with "$eperm" "not even to the mode it has" nobody chmod 644 t/roots
+is "$(mode t/suid)" "4755 0:0 " "root's setuid key"
+fails_with "$eperm" "nobody cannot chmod away its setuid bit" \
+	nobody chmod 755 t/suid
+fails_with "$eperm" "nor chown(-1, -1) it" nobody_py 'os.chown(a[0], -1, -1)' \
+	t/suid
+is "$(mode t/suid)" "4755 0:0 " "root's key is still setuid"
+check "nobody writes root's 4777 key" nobody sh -c 'echo x >>t/suid2'
+is "$(mode t/suid2)" "777 0:0 " \
+	"which drops its setuid bit, as on ext4 (the kernel's mode change)"
+check "nobody may touch root's 666 key (both times now)" nobody touch t/rw
+fails_with "$eperm" "but not touch -m it (atime left alone: a given time)" \
+	nobody touch -m t/rw
+fails_with "$eperm" "user xattrs of a sticky directory are its owner's" \
+	nobody setfattr -n user.b -v 1 t
 fails_with "$eperm" "nobody cannot set a given time on root's key" \
 	nobody_py 'os.utime(a[0], (1, 1))' t/roots
 fails_with "$eacces" "nobody cannot touch root's key to now" \
