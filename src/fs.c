@@ -946,7 +946,10 @@ static int fs_may_setattr(fuse_req_t req, struct fs *fs, struct inode *in,
 	if (rc)
 		return rc;
 	fs_caller(req, &c);
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+	/* A truncate's write permission comes first, as on ext4. */
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !fi)
+		rc = fs_may_stat(req, &st, PERM_W);
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		rc = perm_chown(&c, st.st_uid, st.st_gid, new_uid, new_gid);
 		if (rc == -EAGAIN) {
 			groups = fs_load_groups(req, &c);
@@ -976,8 +979,6 @@ static int fs_may_setattr(fuse_req_t req, struct fs *fs, struct inode *in,
 		}
 	}
 	free(groups);
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE) && !fi)
-		rc = fs_may_stat(req, &st, PERM_W);
 	if (rc || !(to_set & times) || (to_set & FUSE_SET_ATTR_SIZE) ||
 	    perm_is_owner(&c, st.st_uid))
 		return rc;

@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/statfs.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -352,6 +353,26 @@ static bool is_fd_mountpoint(const char *mountpoint)
 	return sscanf(mountpoint, "/dev/fd/%u%c", &fd, &end) == 1;
 }
 
+/* 0 if the /dev/fd/N mountpoint is open on /dev/fuse (10:229), else 1. */
+static int check_fd_mountpoint(const char *mountpoint)
+{
+	unsigned int fd = 0;
+	struct stat st;
+
+	sscanf(mountpoint, "/dev/fd/%u", &fd);
+	if (fstat((int)fd, &st)) {
+		fprintf(stderr, "kvfs: %s: %s\n", mountpoint, strerror(errno));
+		return 1;
+	}
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 ||
+	    minor(st.st_rdev) != 229) {
+		fprintf(stderr, "kvfs: %s: not a descriptor of /dev/fuse\n",
+			mountpoint);
+		return 1;
+	}
+	return 0;
+}
+
 static int check_mountpoint(const char *mountpoint)
 {
 	struct stat st, parent;
@@ -458,8 +479,8 @@ int main(int argc, char **argv)
 	}
 
 	/* Detaching changes the working directory: use an absolute path. */
-	rc =
-	    is_fd_mountpoint(a.mountpoint) ? 0 : check_mountpoint(a.mountpoint);
+	rc = is_fd_mountpoint(a.mountpoint) ? check_fd_mountpoint(a.mountpoint)
+					    : check_mountpoint(a.mountpoint);
 	if (rc) {
 		config_free(&cfg);
 		return rc;

@@ -233,7 +233,10 @@ fails_with "$eperm" "nobody cannot chmod away its setuid bit" \
 	nobody chmod 755 t/suid
 fails_with "$eperm" "nor chown(-1, -1) it" nobody_py 'os.chown(a[0], -1, -1)' \
 	t/suid
+fails_with "$eacces" "nor truncate(2) it: write permission comes first" \
+	nobody_py 'os.truncate(a[0], 0)' t/suid
 is "$(mode t/suid)" "4755 0:0 " "root's key is still setuid"
+is "$(nobody cat t/suid)" s "and holds its value"
 check "nobody writes root's 4777 key" nobody sh -c 'echo x >>t/suid2'
 is "$(mode t/suid2)" "777 0:0 " \
 	"which drops its setuid bit, as on ext4 (the kernel's mode change)"
@@ -269,4 +272,17 @@ check_fails "access(W_OK) in a read_only namespace: no (EROFS)" \
 check "access(R_OK) there: yes" nobody test -r k
 
 check "kvfs on /dev/fd/N ends at fusermount3 -u" kv_stop a
+
+# /dev/fd/N must be /dev/fuse: anything else is refused before a byte
+# is read or written.
+scratch=${KV_DIRS[a]}/scratch
+printf 'not a fuse device' >"$scratch"
+fails_with "not a descriptor of /dev/fuse" \
+	"kvfs refuses /dev/fd/N open on a regular file" \
+	"$KVFS_BIN" -f -c "${KV_CONFS[a]}" /dev/fd/5 5<>"$scratch"
+is "$(cat "$scratch")" "not a fuse device" "and leaves the file as it was"
+fails_with "not a descriptor of /dev/fuse" "and on /dev/null" \
+	"$KVFS_BIN" -c "${KV_CONFS[a]}" /dev/fd/0 </dev/null
+fails_with "Bad file descriptor" "and a descriptor that is not open" \
+	"$KVFS_BIN" -c "${KV_CONFS[a]}" /dev/fd/99
 done_testing
