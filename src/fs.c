@@ -661,7 +661,7 @@ static int fs_key_of(struct inode *in, int64_t *ns, char *key, size_t *len,
  * mount, and kvfs mounts with default_permissions: the kernel checks
  * modes and owners itself, and for that asks for a directory's
  * attributes again after every create and unlink in it, one more round
- * trip each (a third of an unlink's time).  Without allow_other the
+ * trip each (a quarter of an unlink's time).  Without allow_other the
  * kernel lets only the user who mounted in, and kvfs checks that user's
  * requests itself (fs->is_checking), by perm.c's rules, in lookup,
  * access, open, opendir, create, mknod, symlink, mkdir, unlink, rmdir,
