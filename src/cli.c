@@ -107,8 +107,9 @@ static int cli_ns(struct cli *c, const char *name, int64_t *ns)
 }
 
 /*
- * A whole number in [min, max], or -1 with a message naming the key (if
- * not NULL) and the limit.
+ * A whole number in [min, max]; else a message naming the key (if not
+ * NULL) and the limit, and -2 if text is not a number at all (bad usage,
+ * exit status 2), -1 if it is out of range (a refused request, 1).
  */
 static int64_t cli_number(struct cli *c, const char *key, const char *opt,
 			  const char *text, int64_t min, int64_t max)
@@ -118,12 +119,12 @@ static int64_t cli_number(struct cli *c, const char *key, const char *opt,
 
 	errno = 0;
 	v = strtoll(text, &end, 10);
-	if (errno || end == text || *end || v < min || v > max) {
+	if (end == text || *end || errno || v < min || v > max) {
 		cli_fail(c, key, key ? strlen(key) : 0,
 			 "invalid %s '%s': expected a whole number from %lld "
 			 "to %lld",
 			 opt, text, (long long)min, (long long)max);
-		return -1;
+		return end == text || *end ? -2 : -1;
 	}
 	return v;
 }
@@ -261,13 +262,13 @@ static int cli_put(struct cli *c, int argc, char **argv)
 		expiration = cli_number(c, item.key, "expiration", exp_text,
 					now + 60, CLI_EXP_MAX);
 		if (expiration < 0)
-			return 1;
+			return expiration == -2 ? 2 : 1;
 	}
 	if (ttl_text) {
 		ttl = cli_number(c, item.key, "ttl", ttl_text, 60,
 				 CLI_EXP_MAX - now);
 		if (ttl < 0)
-			return 1;
+			return ttl == -2 ? 2 : 1;
 		expiration = now + ttl; /* the TTL wins, as in Workers KV */
 	}
 	if (meta_text) {

@@ -422,6 +422,13 @@ is "$ST:$(exp_of ns expmax)" "0:2147483647" "--expiration 2147483647 (2^31 - 1) 
 refused "--ttl 59 on a new key" fresh "*60*" put ns fresh /dev/null --ttl 59
 cli get ns fresh
 status_is 1 "--ttl 59: the new key was not stored"
+for opt in --ttl --expiration; do
+	cli put ns fresh /dev/null "$opt" abc
+	status_is 2 "put $opt abc (not a number): bad usage, exit status 2"
+	has "$ERR" "'abc'" "put $opt abc: the message quotes the text"
+done
+cli get ns fresh
+status_is 1 "after a bad number the new key was not stored"
 
 is "$(value_of ns lim)" old "after the refused puts, lim keeps its value"
 is "$(meta_of ns lim)" '{"v":1}' "after the refused puts, lim keeps its metadata"
