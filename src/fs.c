@@ -750,7 +750,8 @@ static int fs_perm_stat(struct fs *fs, struct inode *in, struct stat *st)
 
 /*
  * May the caller of req have want on in?  0, -EACCES, or the error of
- * reading in's attributes.  Caller holds in's change lock.
+ * reading in's attributes.  It only reads them, so it needs no change
+ * lock; callers that hold one may call it inside.
  */
 static int fs_may(fuse_req_t req, struct fs *fs, struct inode *in, int want)
 {
@@ -867,22 +868,6 @@ static int fs_open_want(int flags)
 	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
 		want |= PERM_W;
 	return want;
-}
-
-/* fs_may for a request that holds no change lock: takes in's. */
-static int fs_may_locked(fuse_req_t req, struct fs *fs, struct inode *in,
-			 int want)
-{
-	pthread_rwlock_t *lk;
-	int rc;
-
-	if (!fs->is_checking)
-		return 0;
-	lk = fs_lock_of(fs, in->ns);
-	pthread_rwlock_rdlock(lk);
-	rc = fs_may(req, fs, in, want);
-	pthread_rwlock_unlock(lk);
-	return rc;
 }
 
 /*
@@ -3015,7 +3000,7 @@ static void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	if ((want & PERM_W) && in->type != INODE_ROOT)
 		rc = fs_writable(fs, in->ns);
 	if (rc == 0 && want)
-		rc = fs_may_locked(req, fs, in, want);
+		rc = fs_may(req, fs, in, want);
 	fuse_reply_err(req, -rc);
 }
 
@@ -3030,7 +3015,7 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, in ? ENOTDIR : ESTALE);
 		return;
 	}
-	rc = fs_may_locked(req, fs_of(req), in, PERM_R);
+	rc = fs_may(req, fs_of(req), in, PERM_R);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
