@@ -41,6 +41,7 @@ SRCS = \
 	src/notify.c \
 	src/perm.c \
 	src/remote.c \
+	src/store_pending.c \
 	src/store_remote.c \
 	src/store_sqlite.c
 
@@ -67,7 +68,8 @@ tests/unit/test_attr.bin: build/attr.o
 tests/unit/test_config.bin: build/config.o build/log.o
 tests/unit/test_name.bin: build/name.o build/log.o
 tests/unit/test_perm.bin: build/perm.o
-tests/unit/test_store.bin: build/store_sqlite.o build/name.o build/log.o
+tests/unit/test_store.bin: build/store_sqlite.o build/store_pending.o \
+	build/name.o build/log.o
 tests/unit/test_remote.bin: build/remote.o build/log.o
 
 tests/unit/%.bin: tests/unit/%.c tests/unit/check.h

@@ -1399,10 +1399,12 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	}
 	f->open_size = a.size;
 	/*
-	 * Without STORE_CAP_EXCL nothing was put at create: the file's
-	 * first store (a write's flush, else its release) creates the key.
+	 * Without STORE_CAP_EXCL, or without O_EXCL, nothing was put at
+	 * create: the file's first store (a write's flush, else its
+	 * release) creates the key.
 	 */
-	if (is_created && !(fs->st->ops->caps(fs->st, ns) & STORE_CAP_EXCL)) {
+	if (is_created && (!(fi->flags & O_EXCL) ||
+			   !(fs->st->ops->caps(fs->st, ns) & STORE_CAP_EXCL))) {
 		f->is_loaded = true;
 		f->is_dirty = true;
 	}
@@ -2257,9 +2259,13 @@ static gid_t fs_new_gid(fuse_req_t req, struct fs *fs, struct inode *pin,
 	return st.st_gid;
 }
 
-/* Creates the key of n as an empty value.  Caller holds change_lock. */
+/*
+ * Creates the key of n as an empty value, or with is_lazy (an open
+ * without O_EXCL) only in memory until the file's first put: see
+ * store_pending.c.  Caller holds change_lock.
+ */
 static int fs_create_key(struct fs *fs, fuse_req_t req, struct inode *pin,
-			 struct fs_name *n, mode_t mode,
+			 struct fs_name *n, mode_t mode, bool is_lazy,
 			 const char *link_target, struct store_attr *out)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -2284,11 +2290,12 @@ static int fs_create_key(struct fs *fs, fuse_req_t req, struct inode *pin,
 			return rc < 0 ? rc : -EINVAL;
 	}
 	/*
-	 * TODO: the key exists as an empty value from create on (so O_EXCL
-	 * is atomic across mounts); a kvfs stopped before the file is
-	 * closed leaves that empty key behind.
+	 * TODO: with O_EXCL the key exists as an empty value from create
+	 * on (so O_EXCL is atomic across mounts); a kvfs stopped before
+	 * such a file is closed leaves that empty key behind.
 	 */
-	put.flags = STORE_PUT_EXCL | (link_target ? 0 : STORE_PUT_CREATE);
+	put.flags = STORE_PUT_EXCL | (link_target ? 0 : STORE_PUT_CREATE) |
+		    (is_lazy ? STORE_PUT_LAZY : 0);
 	put.attr.mode = mode;
 	put.attr.uid = ctx->uid;
 	put.attr.gid = fs_new_gid(req, fs, pin, &put.attr.mode);
@@ -2362,8 +2369,8 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	for (tries = 0;; tries++) {
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
-			rc =
-			    fs_create_key(fs, req, pin, &n, mode_reg, NULL, &a);
+			rc = fs_create_key(fs, req, pin, &n, mode_reg,
+					   !(fi->flags & O_EXCL), NULL, &a);
 		is_created = rc != -EEXIST;
 		if (rc == -EEXIST && !(fi->flags & O_EXCL))
 			rc = 0;
@@ -2418,7 +2425,8 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		pthread_rwlock_wrlock(lk);
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
-			rc = fs_create_key(fs, req, pin, &n, mode, NULL, NULL);
+			rc = fs_create_key(fs, req, pin, &n, mode, false, NULL,
+					   NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		pthread_rwlock_unlock(lk);
@@ -2449,7 +2457,7 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
 			rc = fs_create_key(fs, req, pin, &n, S_IFLNK | 0777,
-					   link, NULL);
+					   false, link, NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		pthread_rwlock_unlock(lk);
@@ -3621,11 +3629,17 @@ static int fs_create_namespaces(struct fs *fs)
 static int fs_open_store(struct fs *fs)
 {
 	char err[512], *slash;
+	struct store *st;
 	int rc;
 
-	rc = store_open(fs->cfg, &fs->st, err, sizeof(err));
+	rc = store_open(fs->cfg, &st, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
+		return rc;
+	}
+	rc = store_pending_wrap(st, &fs->st);
+	if (rc) {
+		st->ops->close(st);
 		return rc;
 	}
 	fs->store_dir = strdup(fs->cfg->store_path);

@@ -84,6 +84,10 @@ struct store_attr {
 	      created; a store without STORE_CAP_EXCL                          \
 	      checks and keeps it locally until the file's                     \
 	      first real put (ignored by stores with it) */
+#define STORE_PUT_LAZY                                                         \
+	64 /* with EXCL|CREATE, on a store that                                \
+	      store_pending_wrap() made: keep the key in                       \
+	      memory until its first put (not O_EXCL) */
 
 /*
  * Capabilities, per namespace (caps()).  A store without one of them
@@ -319,6 +323,12 @@ struct config;
  */
 int store_open(const struct config *cfg, struct store **out, char *err,
 	       size_t err_size);
+
+/*
+ * A store over in that keeps keys created with STORE_PUT_LAZY in memory
+ * until their first put (store_pending.c); closing it closes in.
+ */
+int store_pending_wrap(struct store *in, struct store **out);
 
 /*
  * The upper bound of a prefix range: prefix with its last byte + 1,

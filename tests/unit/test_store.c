@@ -3021,6 +3021,231 @@ static void test_threads(void)
 	teardown(&f);
 }
 
+/* ---- store_pending: keys created and not yet put ---- */
+
+/* A create without O_EXCL: put(EXCL|CREATE|LAZY) of an empty value. */
+static int lazy_create(struct store *st, int64_t ns, const char *key,
+		       struct store_attr *out)
+{
+	struct store_put p = {0};
+
+	p.flags = STORE_PUT_EXCL | STORE_PUT_CREATE | STORE_PUT_LAZY;
+	p.attr.mode = S_IFREG | 0600;
+	p.attr.uid = 7;
+	p.attr.gid = 8;
+	return st->ops->put(st, ns, key, strlen(key), &p, out);
+}
+
+/* A file's store at close: value, attributes only for a new key. */
+static int close_put(struct store *st, int64_t ns, const char *key,
+		     const char *val)
+{
+	struct store_put p;
+	struct src s;
+
+	put_init(&p, &s, val, strlen(val));
+	p.flags = STORE_PUT_KEEP_META | STORE_PUT_NEW_ONLY_ATTR;
+	p.attr.mode = 0;
+	p.attr.uid = -1;
+	p.attr.gid = -1;
+	return st->ops->put(st, ns, key, strlen(key), &p, NULL);
+}
+
+static int stat_s(struct store *st, int64_t ns, const char *key,
+		  struct store_attr *a)
+{
+	return st->ops->stat(st, ns, key, strlen(key), STORE_KEY, a);
+}
+
+static int name_count(void *ctx, int64_t unused, const char *name)
+{
+	(void)unused;
+	(void)name;
+	++*(int *)ctx;
+	return 0;
+}
+
+struct lazy_worker {
+	pthread_t thread;
+	struct store *st;
+	int64_t ns;
+	int id, failed;
+};
+
+/* Creates, then stores, keys "p<id>/<i>"; id 0 lists meanwhile. */
+static void *lazy_worker_run(void *arg)
+{
+	struct lazy_worker *w = arg;
+	struct rows r = {0};
+	char key[32];
+
+	for (int i = 0; i < THREAD_PUTS; i++) {
+		snprintf(key, sizeof(key), "p%d/%03d", w->id, i);
+		if (w->id == 0) {
+			w->failed += list_rows(w->st, w->ns, "p", 1, "q", 1,
+					       NO_LIMIT, &r) != 0;
+			continue;
+		}
+		w->failed += lazy_create(w->st, w->ns, key, NULL) != 0;
+		w->failed += close_put(w->st, w->ns, key, key) != 0;
+	}
+	free(r.v);
+	return NULL;
+}
+
+static void test_pending(void)
+{
+	struct store *other, *p;
+	struct store_attr a, b;
+	struct lazy_worker w[THREADS];
+	struct fixture f;
+	struct rows r = {0};
+	char err[256] = "", key[32];
+	bool is_dir = false;
+	int rc, n = 0, failed = 0, wrong = 0;
+	size_t len = 1;
+
+	if (!setup(&f, "pending"))
+		return;
+	rc = store_pending_wrap(f.st, &p);
+	CHECK(rc == 0, "pending: wrap a store: %d", rc);
+	if (rc) {
+		teardown(&f);
+		return;
+	}
+	f.st = p; /* closing it closes the store below */
+	rc = store_sqlite_open(f.path, 5000, false, &other, err, sizeof(err));
+	CHECK(rc == 0, "pending: a second program opens the store: %d (%s)", rc,
+	      err);
+	if (rc) {
+		teardown(&f);
+		return;
+	}
+
+	rc = lazy_create(p, f.ns, "a", &a);
+	CHECK(rc == 0 && a.size == 0 && a.mode == (S_IFREG | 0600) &&
+		  a.uid == 7 && a.gid == 8 && a.version > 0 && a.mtime_ns > 0,
+	      "pending: a lazy create returns the key's attributes (%d)", rc);
+	CHECK(stat_s(other, f.ns, "a", &b) == -ENOENT,
+	      "pending: another program does not see a key not yet put");
+	rc = stat_s(p, f.ns, "a", &b);
+	CHECK(rc == 0 && b.mode == a.mode && b.version == a.version,
+	      "pending: this store stats it with its attributes (%d)", rc);
+	CHECK(value_is(p, f.ns, K("a"), "", 0), "pending: its value is empty");
+	rc = p->ops->xattr_get(p, f.ns, K("a"), STORE_KEY,
+			       "security.capability", NULL, 0, &len);
+	CHECK(rc == -ENODATA, "pending: it has no attribute (%d)", rc);
+	CHECK(p->ops->meta_get(p, f.ns, K("a"), NULL, 0, &len) == -ENODATA,
+	      "pending: it has no metadata");
+	rc = p->ops->xattr_list(p, f.ns, K("a"), STORE_KEY, name_count, &n);
+	CHECK(rc == 0 && n == 0, "pending: it lists no attributes (%d, %d)", rc,
+	      n);
+	CHECK(lazy_create(p, f.ns, "a", NULL) == -EEXIST,
+	      "pending: a second create of it finds it exists");
+	CHECK(put_val(p, f.ns, K("a"), "x", 1, STORE_PUT_EXCL, NULL) == -EEXIST,
+	      "pending: an O_EXCL put of it finds it exists");
+	CHECK(stat_s(other, f.ns, "a", &b) == -ENOENT,
+	      "pending: reads and refused creates store nothing");
+
+	rc = close_put(p, f.ns, "a", "hello");
+	CHECK(rc == 0, "pending: the file's put stores it: %d", rc);
+	rc = stat_s(other, f.ns, "a", &b);
+	CHECK(rc == 0 && b.mode == (S_IFREG | 0600) && b.uid == 7 &&
+		  b.gid == 8 && b.size == 5 && b.version > a.version,
+	      "pending: stored with the attributes of its create (%d, mode "
+	      "%o, uid %lld)",
+	      rc, b.mode, (long long)b.uid);
+	CHECK(value_is(other, f.ns, K("a"), "hello", 5),
+	      "pending: another program reads the value put");
+	rc = stat_s(p, f.ns, "a", &a);
+	CHECK(rc == 0 && a.version == b.version,
+	      "pending: this store now reads it from below (%d)", rc);
+
+	CHECK(lazy_create(p, f.ns, "d/b", NULL) == 0 &&
+		  lazy_create(p, f.ns, "c", NULL) == 0,
+	      "pending: two more lazy creates");
+	rc = any_prefix(p, f.ns, K("c/"));
+	CHECK(rc == 0 && stat_s(other, f.ns, "c", &b) == -ENOENT,
+	      "pending: a look under c/ leaves c pending (%d)", rc);
+	rc = p->ops->lookup(p, f.ns, K("c"), &b, &is_dir);
+	CHECK(rc == 0 && !is_dir && b.size == 0 && b.uid == 7,
+	      "pending: lookup finds it, a key (%d)", rc);
+	rc = p->ops->lookup(p, f.ns, K("d"), &b, &is_dir);
+	CHECK(rc == 0 && is_dir, "pending: lookup of d sees d/b (%d)", rc);
+	CHECK(stat_s(other, f.ns, "d/b", &b) == 0 &&
+		  stat_s(other, f.ns, "c", &b) == -ENOENT,
+	      "pending: which stored d/b, not c");
+	rc = list_rows(p, f.ns, "", 0, NULL, 0, NO_LIMIT, &r);
+	CHECK(rc == 0 && r.n == 3 && rows_have(&r, K("c")),
+	      "pending: a listing has every key (%d, %zu rows)", rc, r.n);
+	rc = stat_s(other, f.ns, "c", &b);
+	CHECK(rc == 0 && b.size == 0 && b.mode == (S_IFREG | 0600),
+	      "pending: and stored the pending ones empty first (%d)", rc);
+
+	lazy_create(p, f.ns, "e", NULL);
+	rc = p->ops->remove(p, f.ns, K("e"), STORE_KEY);
+	CHECK(rc == 0 && stat_s(p, f.ns, "e", &b) == -ENOENT &&
+		  stat_s(other, f.ns, "e", &b) == -ENOENT,
+	      "pending: remove of a pending key leaves nothing (%d)", rc);
+	lazy_create(p, f.ns, "f", NULL);
+	rc = p->ops->rename(p, f.ns, K("f"), f.ns, K("g"), STORE_KEY, false);
+	CHECK(rc == 0 && stat_s(other, f.ns, "g", &b) == 0 &&
+		  stat_s(p, f.ns, "f", &b) == -ENOENT,
+	      "pending: rename stores it under the new name (%d)", rc);
+	put_str(&f, K("h"), "theirs");
+	CHECK(lazy_create(p, f.ns, "h", NULL) == -EEXIST,
+	      "pending: a lazy create of a stored key finds it exists");
+	lazy_create(p, f.ns, "i", NULL);
+	put_val(other, f.ns, K("i"), "theirs", 6, 0, NULL);
+	rc = close_put(p, f.ns, "i", "mine");
+	CHECK(rc == 0 && value_is(other, f.ns, K("i"), "mine", 4),
+	      "pending: a put after another program's replaces it (%d)", rc);
+	lazy_create(p, f.ns, "j", NULL);
+	put_val(other, f.ns, K("j"), "theirs", 6, 0, NULL);
+	a.mode = S_IFREG | 0640;
+	rc = p->ops->setattr(p, f.ns, K("j"), STORE_KEY, STORE_SET_MODE, &a);
+	CHECK(rc == 0 && stat_s(other, f.ns, "j", &b) == 0 &&
+		  b.mode == (S_IFREG | 0640) &&
+		  value_is(other, f.ns, K("j"), "theirs", 6),
+	      "pending: a change of a key another program put meanwhile "
+	      "applies to that key (%d)",
+	      rc);
+
+	for (int t = 0; t < THREADS; t++) {
+		w[t] = (struct lazy_worker){.st = p, .ns = f.ns, .id = t};
+		if (pthread_create(&w[t].thread, NULL, lazy_worker_run,
+				   &w[t])) {
+			perror("pthread_create");
+			exit(2);
+		}
+	}
+	for (int t = 0; t < THREADS; t++) {
+		pthread_join(w[t].thread, NULL);
+		failed += w[t].failed;
+	}
+	for (int t = 1; t < THREADS; t++) {
+		for (int i = 0; i < THREAD_PUTS; i++) {
+			snprintf(key, sizeof(key), "p%d/%03d", t, i);
+			if (!value_is(other, f.ns, key, strlen(key), key,
+				      strlen(key)))
+				wrong++;
+		}
+	}
+	CHECK(failed == 0 && wrong == 0,
+	      "pending: %d threads create and put while one lists: %d "
+	      "failed, %d values wrong",
+	      THREADS - 1, failed, wrong);
+
+	lazy_create(p, f.ns, "z", NULL);
+	p->ops->close(p);
+	f.st = NULL;
+	CHECK(stat_s(other, f.ns, "z", &b) == -ENOENT,
+	      "pending: a key never put is not stored when the store closes");
+	other->ops->close(other);
+	teardown(&f);
+	free(r.v);
+}
+
 /* ---- store_prefix_end ---- */
 
 /* Files in dir, "." and ".." aside; -1 if it cannot be read. */
@@ -3195,6 +3420,7 @@ int main(void)
 	test_attrs_rename_remove();
 	test_sweep();
 	test_threads();
+	test_pending();
 	test_value_files();
 
 	printf("1..%d\n", check_count);

@@ -1,0 +1,133 @@
+#!/bin/bash
+# t_create: a file created without O_EXCL is stored at its first flush
+# or close, not at the create (store_pending.c): until then this mount
+# shows it and no other program sees it.  Whatever happens to it before
+# then (a listing, rename, chmod, an attribute, rm, a kill) comes out
+# as on a file that had been stored at once.  O_EXCL creates are still
+# stored at the create, and stay exclusive across mounts.
+. "$(dirname "$0")/lib.sh"
+
+nocache="[mount]
+kernel_cache_sec = 0
+[namespace ns]"
+kv_mount a "$nocache"
+kv_mount_shared b a "$nocache"
+A=${KV_MNTS[a]}/ns
+B=${KV_MNTS[b]}/ns
+
+cli() {
+	"$KVFS_BIN" -c "${KV_CONFS[a]}" "$@"
+}
+
+# ---- created, not yet flushed ---------------------------------------------
+# Each `printf >&3` closes a duplicate of fd 3 when done: a flush, which
+# stores what was written so far.
+exec 3>"$A/new"
+check "this mount shows a file it created and has not closed" \
+	test -f "$A/new"
+check_fails "another mount does not see it yet" test -e "$B/new"
+check_fails "nor does the CLI" cli get ns new
+printf 'first part ' >&3
+is "$(cat "$B/new" 2>&1)" "first part " \
+	"a flush stores what was written so far"
+printf 'second part' >&3
+exec 3>&-
+is "$(cat "$B/new" 2>&1)" "first part second part" \
+	"after the close another mount reads the whole value"
+is "$(cli get ns new 2>&1)" "first part second part" "and so does the CLI"
+
+(umask 027 && : >"$A/masked")
+is "$(stat -c %a "$B/masked" 2>&1)" 640 \
+	"a file created empty is stored with its create's mode"
+is "$(stat -c %u:%g "$B/masked" 2>&1)" "$(id -u):$(id -g)" \
+	"and its creator as owner"
+touch "$A/touched"
+is "$(stat -c %s:%F "$B/touched" 2>&1)" "0:regular empty file" \
+	"touch stores an empty key"
+echo appended >>"$A/appended"
+is "$(cat "$B/appended" 2>&1)" appended ">> on a new name stores the line"
+
+# ---- what may happen before the close ------------------------------------
+exec 3>"$A/listed"
+is "$(ls "$A" | grep -x listed)" listed "a listing through this mount shows it"
+is "$(stat -c %s "$B/listed" 2>&1)" 0 \
+	"and stores it empty, so the listing holds for every program"
+printf 'value' >&3
+exec 3>&-
+is "$(cat "$B/listed" 2>&1)" value "the close stores the value"
+
+exec 3>"$A/removed"
+check "rm of a file not yet closed" rm "$A/removed"
+printf 'gone' >&3
+exec 3>&-
+check_fails "leaves nothing after its close, here" test -e "$A/removed"
+check_fails "nor there" test -e "$B/removed"
+
+exec 3>"$A/before"
+check "mv of a file not yet closed" mv "$A/before" "$A/after"
+printf 'moved and closed' >&3
+exec 3>&-
+is "$(cat "$B/after" 2>&1)" "moved and closed" \
+	"the value is stored under the new name"
+check_fails "and not the old one" test -e "$B/before"
+
+exec 3>"$A/moded"
+check "chmod of a file not yet closed" chmod 604 "$A/moded"
+check "setfattr on it" setfattr -n user.note -v kept "$A/moded"
+printf 'x' >&3
+exec 3>&-
+is "$(stat -c %a "$B/moded" 2>&1)" 604 "the mode is kept"
+is "$(xget "$B/moded" user.note)" kept "the attribute is kept"
+is "$(cat "$B/moded" 2>&1)" x "and the value"
+
+is "$(py '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"synced")
+os.fsync(fd)
+print(open(a[1]).read())
+os.close(fd)' "$A/synced" "$B/synced" 2>&1)" synced \
+	"fsync stores a new file before its close"
+is "$(py '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"written")
+print(os.path.exists(a[1]))
+os.close(fd)' "$A/unflushed" "$B/unflushed" 2>&1)" False \
+	"a write alone does not store a new file"
+is "$(cat "$B/unflushed" 2>&1)" written "its close does"
+
+# Two programs create the same new name, without O_EXCL, in two mounts:
+# the last close wins, as with any two writers of one key.
+exec 3>"$A/race"
+echo "from b" >"$B/race"
+printf 'from a' >&3
+exec 3>&-
+is "$(cat "$B/race" 2>&1)" "from a" "the last close wins a create race"
+
+# ---- O_EXCL: stored at the create ----------------------------------------
+is "$(py '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+try:
+    os.open(a[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    print("created twice")
+except FileExistsError:
+    print("EEXIST")
+os.close(fd)' "$A/excl" "$B/excl" 2>&1)" EEXIST \
+	"O_EXCL on a name another mount holds open for O_EXCL: EEXIST"
+
+# ---- killed before the close ---------------------------------------------
+py_bg '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"never closed")
+time.sleep(60)' "$A/killed"
+n=50
+until [ -e "$A/killed" ] || [ "$n" -eq 0 ]; do
+	sleep 0.1
+	n=$((n - 1))
+done
+kv_kill_restart a || bail "kvfs a restarts after a kill"
+check_fails "a file never closed is not stored when kvfs is killed" \
+	test -e "$A/killed"
+is "$(cat "$A/new" 2>&1)" "first part second part" \
+	"what was closed before the kill is kept"
+
+done_testing
