@@ -1399,12 +1399,11 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	}
 	f->open_size = a.size;
 	/*
-	 * Without STORE_CAP_EXCL, or without O_EXCL, nothing was put at
-	 * create: the file's first store (a write's flush, else its
-	 * release) creates the key.
+	 * Nothing was put at create (STORE_PUT_LAZY, or a store without
+	 * STORE_CAP_EXCL): the file's first store (a write's flush, else
+	 * its release) creates the key.
 	 */
-	if (is_created && (!(fi->flags & O_EXCL) ||
-			   !(fs->st->ops->caps(fs->st, ns) & STORE_CAP_EXCL))) {
+	if (is_created) {
 		f->is_loaded = true;
 		f->is_dirty = true;
 	}
@@ -2260,12 +2259,12 @@ static gid_t fs_new_gid(fuse_req_t req, struct fs *fs, struct inode *pin,
 }
 
 /*
- * Creates the key of n as an empty value, or with is_lazy (an open
- * without O_EXCL) only in memory until the file's first put: see
- * store_pending.c.  Caller holds change_lock.
+ * Creates the key of n as an empty value, or with lazy
+ * (STORE_PUT_LAZY, and STORE_PUT_CLAIM for O_EXCL) only in memory until
+ * the file's first put: see store_pending.c.  Caller holds change_lock.
  */
 static int fs_create_key(struct fs *fs, fuse_req_t req, struct inode *pin,
-			 struct fs_name *n, mode_t mode, bool is_lazy,
+			 struct fs_name *n, mode_t mode, int lazy,
 			 const char *link_target, struct store_attr *out)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -2289,13 +2288,8 @@ static int fs_create_key(struct fs *fs, fuse_req_t req, struct inode *pin,
 		if (rc <= 0)
 			return rc < 0 ? rc : -EINVAL;
 	}
-	/*
-	 * TODO: with O_EXCL the key exists as an empty value from create
-	 * on (so O_EXCL is atomic across mounts); a kvfs stopped before
-	 * such a file is closed leaves that empty key behind.
-	 */
-	put.flags = STORE_PUT_EXCL | (link_target ? 0 : STORE_PUT_CREATE) |
-		    (is_lazy ? STORE_PUT_LAZY : 0);
+	put.flags =
+	    STORE_PUT_EXCL | (link_target ? 0 : STORE_PUT_CREATE) | lazy;
 	put.attr.mode = mode;
 	put.attr.uid = ctx->uid;
 	put.attr.gid = fs_new_gid(req, fs, pin, &put.attr.mode);
@@ -2350,7 +2344,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bool is_created = true, is_excl;
 	struct store_attr a;
 	struct fs_name n;
-	int rc, tries;
+	int rc, tries, lazy;
 
 	if (!pin) {
 		fuse_reply_err(req, ESTALE);
@@ -2364,13 +2358,14 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	is_excl = fs->st->ops->caps(fs->st, n.ns) & STORE_CAP_EXCL;
+	lazy = STORE_PUT_LAZY | (fi->flags & O_EXCL ? STORE_PUT_CLAIM : 0);
 	pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
 	pthread_rwlock_wrlock(lk);
 	for (tries = 0;; tries++) {
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
-			rc = fs_create_key(fs, req, pin, &n, mode_reg,
-					   !(fi->flags & O_EXCL), NULL, &a);
+			rc = fs_create_key(fs, req, pin, &n, mode_reg, lazy,
+					   NULL, &a);
 		is_created = rc != -EEXIST;
 		if (rc == -EEXIST && !(fi->flags & O_EXCL))
 			rc = 0;
@@ -2425,7 +2420,7 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		pthread_rwlock_wrlock(lk);
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
-			rc = fs_create_key(fs, req, pin, &n, mode, false, NULL,
+			rc = fs_create_key(fs, req, pin, &n, mode, 0, NULL,
 					   NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
@@ -2456,8 +2451,8 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		pthread_rwlock_wrlock(lk);
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
-			rc = fs_create_key(fs, req, pin, &n, S_IFLNK | 0777,
-					   false, link, NULL);
+			rc = fs_create_key(fs, req, pin, &n, S_IFLNK | 0777, 0,
+					   link, NULL);
 		if (rc == 0)
 			rc = fs_lookup_name(fs, &n, &e);
 		pthread_rwlock_unlock(lk);
@@ -3637,7 +3632,7 @@ static int fs_open_store(struct fs *fs)
 		log_error("%s", err);
 		return rc;
 	}
-	rc = store_pending_wrap(st, &fs->st);
+	rc = store_pending_wrap(st, fs->cfg->store_path, &fs->st);
 	if (rc) {
 		st->ops->close(st);
 		return rc;

@@ -87,7 +87,10 @@ struct store_attr {
 #define STORE_PUT_LAZY                                                         \
 	64 /* with EXCL|CREATE, on a store that                                \
 	      store_pending_wrap() made: keep the key in                       \
-	      memory until its first put (not O_EXCL) */
+	      memory until its first put */
+#define STORE_PUT_CLAIM                                                        \
+	128 /* with LAZY: O_EXCL, the key is claimed                           \
+	       against other mounts until then */
 
 /*
  * Capabilities, per namespace (caps()).  A store without one of them
@@ -326,9 +329,11 @@ int store_open(const struct config *cfg, struct store **out, char *err,
 
 /*
  * A store over in that keeps keys created with STORE_PUT_LAZY in memory
- * until their first put (store_pending.c); closing it closes in.
+ * until their first put (store_pending.c), claiming O_EXCL ones in the
+ * file db_path + "-claims"; closing it closes in.
  */
-int store_pending_wrap(struct store *in, struct store **out);
+int store_pending_wrap(struct store *in, const char *db_path,
+		       struct store **out);
 
 /*
  * The upper bound of a prefix range: prefix with its last byte + 1,

@@ -17,17 +17,31 @@
  * directory or a bulk put settles the pending keys in its range.  Then
  * the call goes to the store below, which never knows.
  *
+ * O_EXCL (STORE_PUT_CLAIM) must hold against other mounts of the same
+ * database too, which cannot see this table: a key created so is
+ * claimed with a write lock on one byte of the file "<database>-claims",
+ * at an offset hashed from the key, from the create until its put has
+ * returned.  A claim create elsewhere that finds the byte locked fails
+ * with -EEXIST, as does an O_EXCL put (a symlink).  The kernel drops the
+ * locks of a killed daemon, so a claim never outlives its file.  Two
+ * keys whose 62-bit hashes meet would refuse each other's O_EXCL while
+ * both are pending; the odds are 1 in 2^62 per pair.
+ *
  * An entry stays in the table until the put that stores it has
  * returned, marked is_storing meanwhile: a read finding it answers from
  * it, a change waits for it to go.  So there is no moment when a key is
  * in neither place.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "store.h"
 
 #define PD_BUCKETS 256
@@ -36,6 +50,7 @@ struct pd_entry {
 	struct pd_entry *next;
 	int64_t ns;
 	bool is_storing; /* its put is running; gone when it returns */
+	bool is_claimed; /* holds its byte of the claims file */
 	struct store_attr attr;
 	size_t len;
 	char key[];
@@ -45,6 +60,7 @@ struct pd_store {
 	struct store base;
 	struct store_ops ops; /* optional calls as the store below has */
 	struct store *in;
+	int claim_fd; /* the claims file, -1: O_EXCL puts at create */
 	pthread_mutex_t lock;
 	pthread_cond_t gone;   /* an is_storing entry left */
 	unsigned count;	       /* lock; entries; read without it as a hint */
@@ -57,14 +73,40 @@ static struct pd_store *pd_of(struct store *st)
 	return (struct pd_store *)st;
 }
 
-static unsigned pd_hash(int64_t ns, const char *key, size_t len)
+/* FNV-1a of the namespace and the key. */
+static uint64_t pd_hash64(int64_t ns, const char *key, size_t len)
 {
 	uint64_t h = 14695981039346656037ull ^ (uint64_t)ns;
 	size_t i;
 
 	for (i = 0; i < len; i++)
 		h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
-	return (unsigned)(h % PD_BUCKETS);
+	return h;
+}
+
+static unsigned pd_hash(int64_t ns, const char *key, size_t len)
+{
+	return (unsigned)(pd_hash64(ns, key, len) % PD_BUCKETS);
+}
+
+/*
+ * Lock (F_WRLCK), unlock (F_UNLCK) or, with F_OFD_GETLK, test the byte
+ * of the claims file that stands for key.  Open file description locks:
+ * only this store's descriptor holds them, whatever else the process
+ * opens or closes.  0, or -EEXIST where another one holds it.
+ */
+static int pd_claim_lock(struct pd_store *p, int64_t ns, const char *key,
+			 size_t len, int cmd, short type)
+{
+	struct flock fl = {0};
+
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)(pd_hash64(ns, key, len) >> 2);
+	fl.l_len = 1;
+	if (fcntl(p->claim_fd, cmd, &fl) < 0)
+		return errno == EAGAIN || errno == EACCES ? -EEXIST : -errno;
+	return cmd == F_OFD_GETLK && fl.l_type != F_UNLCK ? -EEXIST : 0;
 }
 
 /* Fast path: no pending key at all, nothing to look up. */
@@ -112,6 +154,8 @@ static void pd_done(struct pd_store *p, struct pd_entry *e)
 	pthread_mutex_lock(&p->lock);
 	*pd_slot(p, e->ns, e->key, e->len) = e->next;
 	__atomic_store_n(&p->count, p->count - 1, __ATOMIC_RELEASE);
+	if (e->is_claimed)
+		pd_claim_lock(p, e->ns, e->key, e->len, F_OFD_SETLK, F_UNLCK);
 	pthread_cond_broadcast(&p->gone);
 	pthread_mutex_unlock(&p->lock);
 	free(e);
@@ -240,13 +284,17 @@ static int pd_settle_ns(struct pd_store *p, int64_t ns)
 /* --- creating ------------------------------------------------------ */
 
 /*
- * put(STORE_PUT_LAZY): -EEXIST if the key exists (here or below), else
- * remember it with put's attributes, returned in *out.
+ * put(STORE_PUT_LAZY): -EEXIST if the key exists (here or below, or
+ * with STORE_PUT_CLAIM claimed by another mount), else remember it with
+ * put's attributes, returned in *out.  The caller makes sure no other
+ * create of the same key runs in this process meanwhile (fs.c holds the
+ * namespace's change lock).
  */
 static int pd_create(struct pd_store *p, int64_t ns, const char *key,
 		     size_t len, const struct store_put *put,
 		     struct store_attr *out)
 {
+	bool is_claim = put->flags & STORE_PUT_CLAIM;
 	struct store_attr a;
 	struct pd_entry *e, **pe;
 	struct timespec ts;
@@ -255,12 +303,22 @@ static int pd_create(struct pd_store *p, int64_t ns, const char *key,
 
 	if (pd_peek_attr(p, ns, key, len, STORE_KEY, NULL))
 		return -EEXIST;
-	rc = p->in->ops->stat(p->in, ns, key, len, STORE_KEY, &a);
-	if (rc != -ENOENT)
-		return rc ? rc : -EEXIST;
 	e = calloc(1, sizeof(*e) + len);
 	if (!e)
 		return -ENOMEM;
+	rc =
+	    is_claim ? pd_claim_lock(p, ns, key, len, F_OFD_SETLK, F_WRLCK) : 0;
+	if (rc == 0) {
+		rc = p->in->ops->stat(p->in, ns, key, len, STORE_KEY, &a);
+		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
+		if (rc && is_claim)
+			pd_claim_lock(p, ns, key, len, F_OFD_SETLK, F_UNLCK);
+	}
+	if (rc) {
+		free(e);
+		return rc;
+	}
+	e->is_claimed = is_claim;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	e->ns = ns;
@@ -273,11 +331,6 @@ static int pd_create(struct pd_store *p, int64_t ns, const char *key,
 	e->attr.expiration = 0;
 	pthread_mutex_lock(&p->lock);
 	pe = pd_slot(p, ns, key, len);
-	if (*pe) {
-		pthread_mutex_unlock(&p->lock);
-		free(e);
-		return -EEXIST;
-	}
 	/* Versions are times in ns, as the store's; each one new. */
 	e->attr.version = (uint64_t)now > p->last_version ? (uint64_t)now
 							  : p->last_version + 1;
@@ -306,6 +359,8 @@ static void pd_close(struct store *st)
 		}
 	}
 	p->in->ops->close(p->in);
+	if (p->claim_fd >= 0)
+		close(p->claim_fd); /* and with it every claim */
 	pthread_cond_destroy(&p->gone);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -381,15 +436,20 @@ static int pd_put(struct store *st, int64_t ns, const char *key, size_t len,
 	int rc;
 
 	if ((put->flags & STORE_PUT_LAZY) &&
-	    (p->in->ops->caps(p->in, ns) & STORE_CAP_EXCL))
+	    (p->in->ops->caps(p->in, ns) & STORE_CAP_EXCL) &&
+	    (p->claim_fd >= 0 || !(put->flags & STORE_PUT_CLAIM)))
 		return pd_create(p, ns, key, len, put, out);
 	merged = *put;
-	merged.flags &= ~STORE_PUT_LAZY;
+	merged.flags &= ~(STORE_PUT_LAZY | STORE_PUT_CLAIM);
 	if (put->flags & STORE_PUT_EXCL) {
-		/* The key exists here, stored or not. */
+		/* The key exists here, stored or not, or another claims it. */
 		if (pd_peek_attr(p, ns, key, len, STORE_KEY, NULL))
 			return -EEXIST;
-		return p->in->ops->put(p->in, ns, key, len, &merged, out);
+		rc = p->claim_fd < 0
+			 ? 0
+			 : pd_claim_lock(p, ns, key, len, F_OFD_GETLK, F_WRLCK);
+		return rc ? rc
+			  : p->in->ops->put(p->in, ns, key, len, &merged, out);
 	}
 	e = pd_claim(p, ns, key, len);
 	if (e) {
@@ -674,12 +734,19 @@ static const struct store_ops pd_ops = {
     .caps = pd_caps,
 };
 
-int store_pending_wrap(struct store *in, struct store **out)
+int store_pending_wrap(struct store *in, const char *db_path,
+		       struct store **out)
 {
 	struct pd_store *p = calloc(1, sizeof(*p));
+	char path[4096];
 
 	if (!p)
 		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s-claims", db_path);
+	p->claim_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (p->claim_fd < 0)
+		log_warn("%s: %s; O_EXCL creates store an empty key at once",
+			 path, strerror(errno));
 	p->ops = pd_ops;
 	if (!in->ops->lookup)
 		p->ops.lookup = NULL;

@@ -3,8 +3,8 @@
 # or close, not at the create (store_pending.c): until then this mount
 # shows it and no other program sees it.  Whatever happens to it before
 # then (a listing, rename, chmod, an attribute, rm, a kill) comes out
-# as on a file that had been stored at once.  O_EXCL creates are still
-# stored at the create, and stay exclusive across mounts.
+# as on a file that had been stored at once.  An O_EXCL create is
+# claimed against other mounts until it is stored.
 . "$(dirname "$0")/lib.sh"
 
 nocache="[mount]
@@ -103,30 +103,49 @@ printf 'from a' >&3
 exec 3>&-
 is "$(cat "$B/race" 2>&1)" "from a" "the last close wins a create race"
 
-# ---- O_EXCL: stored at the create ----------------------------------------
+# ---- O_EXCL: claimed across mounts until stored --------------------------
 is "$(py '
 fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+print(os.path.exists(a[1]))
+for name in a[1], a[0]:
+    try:
+        os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        print("created twice")
+    except FileExistsError:
+        print("EEXIST")
 try:
-    os.open(a[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    print("created twice")
+    os.symlink("target", a[1])
+    print("linked")
 except FileExistsError:
     print("EEXIST")
-os.close(fd)' "$A/excl" "$B/excl" 2>&1)" EEXIST \
-	"O_EXCL on a name another mount holds open for O_EXCL: EEXIST"
+os.write(fd, b"exclusive")
+os.close(fd)' "$A/excl" "$B/excl" 2>&1 | tr '\n' ' ')" "False EEXIST EEXIST EEXIST " \
+	"O_EXCL: not seen elsewhere before its close, yet O_EXCL and symlink there, and O_EXCL here: EEXIST"
+is "$(cat "$B/excl" 2>&1)" exclusive "its close stores it"
+fails_with "File exists" "then O_EXCL anywhere finds it stored" py '
+os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)' "$B/excl"
+check "cp to a new name (cp uses O_EXCL)" cp "$B/excl" "$A/copied"
+is "$(cat "$B/copied" 2>&1)" exclusive "stores the copy"
 
 # ---- killed before the close ---------------------------------------------
 py_bg '
 fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 os.write(fd, b"never closed")
-time.sleep(60)' "$A/killed"
+os.open(a[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+time.sleep(60)' "$A/killed" "$A/claimed"
 n=50
-until [ -e "$A/killed" ] || [ "$n" -eq 0 ]; do
+until [ -e "$A/claimed" ] || [ "$n" -eq 0 ]; do
 	sleep 0.1
 	n=$((n - 1))
 done
 kv_kill_restart a || bail "kvfs a restarts after a kill"
 check_fails "a file never closed is not stored when kvfs is killed" \
 	test -e "$A/killed"
+is "$(py '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+print("created")
+os.close(fd)' "$B/claimed" 2>&1)" created \
+	"nor does its O_EXCL claim outlive it"
 is "$(cat "$A/new" 2>&1)" "first part second part" \
 	"what was closed before the kill is kept"
 

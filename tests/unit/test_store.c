@@ -3023,17 +3023,30 @@ static void test_threads(void)
 
 /* ---- store_pending: keys created and not yet put ---- */
 
-/* A create without O_EXCL: put(EXCL|CREATE|LAZY) of an empty value. */
-static int lazy_create(struct store *st, int64_t ns, const char *key,
-		       struct store_attr *out)
+/* A file's create: put(EXCL|CREATE|LAZY, and flags) of an empty value. */
+static int lazy_create_out(struct store *st, int64_t ns, const char *key,
+			   int flags, struct store_attr *out)
 {
 	struct store_put p = {0};
 
-	p.flags = STORE_PUT_EXCL | STORE_PUT_CREATE | STORE_PUT_LAZY;
+	p.flags = STORE_PUT_EXCL | STORE_PUT_CREATE | STORE_PUT_LAZY | flags;
 	p.attr.mode = S_IFREG | 0600;
 	p.attr.uid = 7;
 	p.attr.gid = 8;
 	return st->ops->put(st, ns, key, strlen(key), &p, out);
+}
+
+/* Without O_EXCL. */
+static int lazy_create(struct store *st, int64_t ns, const char *key,
+		       struct store_attr *out)
+{
+	return lazy_create_out(st, ns, key, 0, out);
+}
+
+static int lazy_create_flags(struct store *st, int64_t ns, const char *key,
+			     int flags)
+{
+	return lazy_create_out(st, ns, key, flags, NULL);
 }
 
 /* A file's store at close: value, attributes only for a new key. */
@@ -3095,7 +3108,7 @@ static void *lazy_worker_run(void *arg)
 
 static void test_pending(void)
 {
-	struct store *other, *p;
+	struct store *other, *p, *q;
 	struct store_attr a, b;
 	struct lazy_worker w[THREADS];
 	struct fixture f;
@@ -3107,7 +3120,7 @@ static void test_pending(void)
 
 	if (!setup(&f, "pending"))
 		return;
-	rc = store_pending_wrap(f.st, &p);
+	rc = store_pending_wrap(f.st, f.path, &p);
 	CHECK(rc == 0, "pending: wrap a store: %d", rc);
 	if (rc) {
 		teardown(&f);
@@ -3235,6 +3248,43 @@ static void test_pending(void)
 	      "pending: %d threads create and put while one lists: %d "
 	      "failed, %d values wrong",
 	      THREADS - 1, failed, wrong);
+
+	/* O_EXCL: two mounts of one database, each with its table. */
+	rc = store_sqlite_open(f.path, 5000, false, &q, err, sizeof(err));
+	if (rc == 0)
+		rc = store_pending_wrap(q, f.path, &q);
+	CHECK(rc == 0, "claims: a second mount's store: %d", rc);
+	if (rc) {
+		other->ops->close(other);
+		teardown(&f);
+		return;
+	}
+	rc = lazy_create_flags(p, f.ns, "x", STORE_PUT_CLAIM);
+	CHECK(rc == 0 && stat_s(other, f.ns, "x", &b) == -ENOENT,
+	      "claims: an O_EXCL create stores nothing either (%d)", rc);
+	CHECK(lazy_create_flags(q, f.ns, "x", STORE_PUT_CLAIM) == -EEXIST,
+	      "claims: another mount's O_EXCL create of it: EEXIST");
+	CHECK(put_val(q, f.ns, K("x"), "l", 1, STORE_PUT_EXCL, NULL) == -EEXIST,
+	      "claims: another mount's O_EXCL put (a symlink): EEXIST");
+	CHECK(lazy_create_flags(q, f.ns, "y", STORE_PUT_CLAIM) == 0,
+	      "claims: another key is free to claim");
+	rc = close_put(p, f.ns, "x", "mine");
+	CHECK(rc == 0 && value_is(other, f.ns, K("x"), "mine", 4),
+	      "claims: the claimed key's put stores it (%d)", rc);
+	CHECK(lazy_create_flags(q, f.ns, "x", STORE_PUT_CLAIM) == -EEXIST,
+	      "claims: once stored it exists for the other mount");
+	lazy_create_flags(p, f.ns, "w", STORE_PUT_CLAIM);
+	rc = p->ops->remove(p, f.ns, K("w"), STORE_KEY);
+	CHECK(rc == 0 && lazy_create_flags(q, f.ns, "w", STORE_PUT_CLAIM) == 0,
+	      "claims: a claimed key removed before its put is free again "
+	      "(%d)",
+	      rc);
+	q->ops->close(q);
+	rc = lazy_create_flags(p, f.ns, "y", STORE_PUT_CLAIM);
+	CHECK(rc == 0 &&
+		  lazy_create_flags(p, f.ns, "y", STORE_PUT_CLAIM) == -EEXIST,
+	      "claims: the claims of a closed mount are free again, "
+	      "and this mount's own claim holds here");
 
 	lazy_create(p, f.ns, "z", NULL);
 	p->ops->close(p);
