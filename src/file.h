@@ -48,6 +48,8 @@ struct file {
 	bool is_out_of_space;  /* a write found the temporary space full:
 				  the content has a hole, nothing is stored */
 	bool is_created;       /* this open created the key */
+	bool is_unstored;      /* ... without storing it: its first store
+				  puts it, empty if nothing else did */
 	bool is_written;       /* written or truncated since open (an
 				  O_TRUNC alone waits for release) */
 	uint64_t size;	       /* bytes of content */

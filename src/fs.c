@@ -1215,7 +1215,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 			fs_drop_created(fs, f);
 		return f->is_too_big ? -EFBIG : -ENOSPC;
 	}
-	if (!f->is_dirty)
+	if (!f->is_dirty && !f->is_unstored)
 		return 0;
 	inode_lock();
 	ns = f->in->ns;
@@ -1225,9 +1225,16 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	put.attr.mtime_ns = f->in->pending_mtime_ns; /* cp -p, tar -x */
 	inode_unlock();
 	if (is_unlinked) {
-		f->is_dirty = false;
+		f->is_dirty = f->is_unstored = false;
 		return 0;
 	}
+	if (!f->is_dirty) {
+		put.flags = STORE_PUT_IF_PENDING;
+		rc = fs->st->ops->put(fs->st, ns, key, len, &put, NULL);
+		f->is_unstored = rc != 0; /* the release tries again */
+		return rc;
+	}
+	f->is_unstored = false; /* the put creates the key, if need be */
 
 	put.flags = STORE_PUT_KEEP_META | STORE_PUT_NEW_ONLY_ATTR;
 	/* put.attr.mtime_ns was set above, with the key */
@@ -1399,13 +1406,19 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	}
 	f->open_size = a.size;
 	/*
-	 * Nothing was put at create (STORE_PUT_LAZY, or a store without
-	 * STORE_CAP_EXCL): the file's first store (a write's flush, else
-	 * its release) creates the key.
+	 * Nothing was put at create: the file's first store (a flush, an
+	 * fsync or the release) creates the key.  A store without
+	 * STORE_CAP_EXCL puts even an empty file; STORE_PUT_LAZY left a
+	 * pending key, stored empty by a flush that has nothing to store
+	 * (STORE_PUT_IF_PENDING), so that it never replaces what another
+	 * open of the same key stored meanwhile.
 	 */
 	if (is_created) {
 		f->is_loaded = true;
-		f->is_dirty = true;
+		if (fs->st->ops->caps(fs->st, ns) & STORE_CAP_EXCL)
+			f->is_unstored = true;
+		else
+			f->is_dirty = true;
 	}
 
 	/*
@@ -2693,9 +2706,12 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			fs_preserve_readers(fs, n.ns, n.key, n.len);
 			rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len,
 						 STORE_KEY);
-			inode_lock();
-			inode_unlink(INODE_KEY, n.ns, n.key, n.len);
-			inode_unlock();
+			/* Open writers of a key still there keep storing. */
+			if (rc == 0 || rc == -ENOENT) {
+				inode_lock();
+				inode_unlink(INODE_KEY, n.ns, n.key, n.len);
+				inode_unlock();
+			}
 		}
 		if (rc == 0 && log_max_level >= LOG_DEBUG) {
 			char shown[LOG_KEY_BUF];

@@ -89,8 +89,12 @@ struct store_attr {
 	      store_pending_wrap() made: keep the key in                       \
 	      memory until its first put */
 #define STORE_PUT_CLAIM                                                        \
-	128 /* with LAZY: O_EXCL, the key is claimed                           \
-	       against other mounts until then */
+	128 /* with LAZY: O_EXCL, the key must not be                          \
+	       claimed by another mount either */
+#define STORE_PUT_IF_PENDING                                                   \
+	256 /* store the key, empty, only if a LAZY put                        \
+	       left it pending (a created file's close                         \
+	       that wrote nothing) */
 
 /*
  * Capabilities, per namespace (caps()).  A store without one of them

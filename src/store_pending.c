@@ -11,18 +11,20 @@
  * as no close returned.
  *
  * Reads of a pending key (stat, get, peek, lookup, its metadata and
- * attributes) are answered from memory.  Any other call that touches a
- * pending key stores it first, as an empty value ("settles" it): a
- * change of one key settles that key; a listing, a rename of a
- * directory or a bulk put settles the pending keys in its range.  Then
- * the call goes to the store below, which never knows.
+ * attributes) are answered from memory, and listings and any() over its
+ * range show it; a remove forgets it.  Any other change of a pending
+ * key stores it first, as an empty value ("settles" it), and then goes
+ * to the store below, which never knows; so do a rename of a directory and a
+ * bulk put, for the pending keys in their range.  A settle that fails leaves
+ * the key pending.
  *
- * O_EXCL (STORE_PUT_CLAIM) must hold against other mounts of the same
- * database too, which cannot see this table: a key created so is
- * claimed with a write lock on one byte of the file "<database>-claims",
- * at an offset hashed from the key, from the create until its put has
- * returned.  A claim create elsewhere that finds the byte locked fails
- * with -EEXIST, as does an O_EXCL put (a symlink).  The kernel drops the
+ * O_EXCL must hold against other mounts of the same database too, which
+ * cannot see this table: a pending key is claimed with a write lock on
+ * one byte of the file "<database>-claims", at an offset hashed from the
+ * key, from the create until its put has returned.  An O_EXCL create
+ * (STORE_PUT_CLAIM) elsewhere that finds the byte locked fails with
+ * -EEXIST, as do an O_EXCL put (a symlink) and a rename without
+ * replace; a create without O_EXCL goes on unclaimed.  The kernel drops the
  * locks of a killed daemon, so a claim never outlives its file.  Two
  * keys whose 62-bit hashes meet would refuse each other's O_EXCL while
  * both are pending; the odds are 1 in 2^62 per pair.
@@ -34,6 +36,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +63,8 @@ struct pd_store {
 	struct store base;
 	struct store_ops ops; /* optional calls as the store below has */
 	struct store *in;
-	int claim_fd; /* the claims file, -1: O_EXCL puts at create */
+	int claim_fd;	  /* the claims file, -1: none */
+	bool is_claim_rw; /* claim_fd may lock; else O_EXCL is eager */
 	pthread_mutex_t lock;
 	pthread_cond_t gone;   /* an is_storing entry left */
 	unsigned count;	       /* lock; entries; read without it as a hint */
@@ -199,18 +203,32 @@ static int pd_store_empty(struct pd_store *p, struct pd_entry *e)
 	return rc == -EEXIST ? 0 : rc;
 }
 
+/*
+ * Store e, which the caller took (is_storing), as an empty value: done
+ * on success, pending again on failure.
+ */
+static int pd_settle_entry(struct pd_store *p, struct pd_entry *e)
+{
+	int rc = pd_store_empty(p, e);
+
+	if (rc == 0) {
+		pd_done(p, e);
+		return 0;
+	}
+	pthread_mutex_lock(&p->lock);
+	e->is_storing = false;
+	pthread_cond_broadcast(&p->gone);
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
 /* Store pending key (ns, key), if it is, before a change of it. */
 static int pd_settle(struct pd_store *p, int64_t ns, const char *key,
 		     size_t len)
 {
 	struct pd_entry *e = pd_claim(p, ns, key, len);
-	int rc;
 
-	if (!e)
-		return 0;
-	rc = pd_store_empty(p, e);
-	pd_done(p, e);
-	return rc;
+	return e ? pd_settle_entry(p, e) : 0;
 }
 
 static bool pd_in_range(const struct pd_entry *e, int64_t ns, const char *lo,
@@ -234,8 +252,8 @@ static bool pd_in_range(const struct pd_entry *e, int64_t ns, const char *lo,
 
 /*
  * Store every pending key of namespace ns (every namespace if ns < 0)
- * with lo <= key < hi (hi NULL: no bound) before a call that reads or
- * changes that range in the store below.
+ * with lo <= key < hi (hi NULL: no bound) before a call that changes
+ * that range in the store below.  Stops at the first failure.
  */
 static int pd_settle_range(struct pd_store *p, int64_t ns, const char *lo,
 			   size_t lo_len, const char *hi, size_t hi_len)
@@ -262,10 +280,10 @@ static int pd_settle_range(struct pd_store *p, int64_t ns, const char *lo,
 		if (e) {
 			e->is_storing = true;
 			pthread_mutex_unlock(&p->lock);
-			if (rc == 0)
-				rc = pd_store_empty(p, e);
-			pd_done(p, e);
+			rc = pd_settle_entry(p, e);
 			pthread_mutex_lock(&p->lock);
+			if (rc)
+				break;
 		} else if (is_waiting) {
 			pthread_cond_wait(&p->gone, &p->lock);
 		} else {
@@ -279,6 +297,25 @@ static int pd_settle_range(struct pd_store *p, int64_t ns, const char *lo,
 static int pd_settle_ns(struct pd_store *p, int64_t ns)
 {
 	return pd_settle_range(p, ns, "", 0, NULL, 0);
+}
+
+/* True if a key of ns in [lo, hi) is pending. */
+static bool pd_any_in(struct pd_store *p, int64_t ns, const char *lo,
+		      size_t lo_len, const char *hi, size_t hi_len)
+{
+	struct pd_entry *e = NULL;
+	int i;
+
+	if (pd_none(p))
+		return false;
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < PD_BUCKETS && !e; i++) {
+		for (e = p->bucket[i]; e; e = e->next)
+			if (pd_in_range(e, ns, lo, lo_len, hi, hi_len))
+				break;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return e != NULL;
 }
 
 /* --- creating ------------------------------------------------------ */
@@ -306,19 +343,22 @@ static int pd_create(struct pd_store *p, int64_t ns, const char *key,
 	e = calloc(1, sizeof(*e) + len);
 	if (!e)
 		return -ENOMEM;
-	rc =
-	    is_claim ? pd_claim_lock(p, ns, key, len, F_OFD_SETLK, F_WRLCK) : 0;
+	/* Without O_EXCL a name claimed elsewhere is created unclaimed. */
+	rc = p->is_claim_rw
+		 ? pd_claim_lock(p, ns, key, len, F_OFD_SETLK, F_WRLCK)
+		 : -EEXIST;
+	e->is_claimed = rc == 0;
+	rc = e->is_claimed || !is_claim ? 0 : rc;
 	if (rc == 0) {
 		rc = p->in->ops->stat(p->in, ns, key, len, STORE_KEY, &a);
 		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
-		if (rc && is_claim)
-			pd_claim_lock(p, ns, key, len, F_OFD_SETLK, F_UNLCK);
 	}
 	if (rc) {
+		if (e->is_claimed)
+			pd_claim_lock(p, ns, key, len, F_OFD_SETLK, F_UNLCK);
 		free(e);
 		return rc;
 	}
-	e->is_claimed = is_claim;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	e->ns = ns;
@@ -437,8 +477,12 @@ static int pd_put(struct store *st, int64_t ns, const char *key, size_t len,
 
 	if ((put->flags & STORE_PUT_LAZY) &&
 	    (p->in->ops->caps(p->in, ns) & STORE_CAP_EXCL) &&
-	    (p->claim_fd >= 0 || !(put->flags & STORE_PUT_CLAIM)))
+	    (p->is_claim_rw || !(put->flags & STORE_PUT_CLAIM)))
 		return pd_create(p, ns, key, len, put, out);
+	if (put->flags & STORE_PUT_IF_PENDING) {
+		e = pd_claim(p, ns, key, len);
+		return e ? pd_settle_entry(p, e) : 0;
+	}
 	merged = *put;
 	merged.flags &= ~(STORE_PUT_LAZY | STORE_PUT_CLAIM);
 	if (put->flags & STORE_PUT_EXCL) {
@@ -478,9 +522,15 @@ static int pd_remove(struct store *st, int64_t ns, const char *key, size_t len,
 		     enum store_kind kind)
 {
 	struct pd_store *p = pd_of(st);
-	int rc = kind == STORE_KEY ? pd_settle(p, ns, key, len) : 0;
+	struct pd_entry *e =
+	    kind == STORE_KEY ? pd_claim(p, ns, key, len) : NULL;
+	int rc;
 
-	return rc ? rc : p->in->ops->remove(p->in, ns, key, len, kind);
+	/* A pending key has nothing to remove below: it is forgotten. */
+	if (e)
+		pd_done(p, e);
+	rc = p->in->ops->remove(p->in, ns, key, len, kind);
+	return e && rc == -ENOENT ? 0 : rc;
 }
 
 static int pd_setattr(struct store *st, int64_t ns, const char *key, size_t len,
@@ -494,49 +544,176 @@ static int pd_setattr(struct store *st, int64_t ns, const char *key, size_t len,
 		  : p->in->ops->setattr(p->in, ns, key, len, kind, mask, a);
 }
 
+/* --- listings: the store's rows with the pending keys merged in --- */
+
+struct pd_merge {
+	struct store_row *rows; /* pending keys in the range, in order */
+	size_t n, next;
+	store_row_fn fn;
+	void *ctx;
+	int limit, count; /* rows given to fn */
+	int stop;	  /* fn's or the limit's nonzero answer */
+};
+
+static int pd_key_cmp(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+	int c = memcmp(a, b, a_len < b_len ? a_len : b_len);
+
+	return c ? c : (a_len > b_len) - (a_len < b_len);
+}
+
+static int pd_row_cmp(const void *a, const void *b)
+{
+	const struct store_row *x = a, *y = b;
+
+	return pd_key_cmp(x->key, x->key_len, y->key, y->key_len);
+}
+
+/* Give fn one row: its answer, or 1 once limit rows went. */
+static int pd_give(struct pd_merge *m, const struct store_row *r)
+{
+	int rc = m->fn(m->ctx, r);
+
+	m->count++;
+	m->stop = rc ? rc : m->count >= m->limit;
+	return m->stop;
+}
+
+/* A row of the store below, after the pending keys before it. */
+static int pd_merge_row(void *ctx, const struct store_row *r)
+{
+	struct pd_merge *m = ctx;
+	const struct store_row *p;
+	int c, rc;
+
+	while (m->next < m->n) {
+		p = &m->rows[m->next];
+		c = pd_key_cmp(p->key, p->key_len, r->key, r->key_len);
+		if (c > 0 || (c == 0 && r->kind < STORE_KEY))
+			break;
+		m->next++;
+		rc = pd_give(m, p);
+		if (rc)
+			return rc;
+		if (c == 0 && r->kind == STORE_KEY)
+			return 0; /* pending here: this mount's create wins */
+	}
+	return pd_give(m, r);
+}
+
+static void pd_merge_free(struct pd_merge *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		free((char *)m->rows[i].key);
+	free(m->rows);
+}
+
+/* Copy the pending keys of ns in [lo, hi) into m, sorted. */
+static int pd_merge_collect(struct pd_store *p, struct pd_merge *m, int64_t ns,
+			    const char *lo, size_t lo_len, const char *hi,
+			    size_t hi_len)
+{
+	struct store_row *r;
+	struct pd_entry *e;
+	size_t cap = 0;
+	int i, rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < PD_BUCKETS && rc == 0; i++) {
+		for (e = p->bucket[i]; e && rc == 0; e = e->next) {
+			if (!pd_in_range(e, ns, lo, lo_len, hi, hi_len))
+				continue;
+			if (m->n == cap) {
+				cap = cap ? 2 * cap : 8;
+				r = realloc(m->rows, cap * sizeof(*r));
+				if (!r) {
+					rc = -ENOMEM;
+					break;
+				}
+				m->rows = r;
+			}
+			r = &m->rows[m->n];
+			memset(r, 0, sizeof(*r));
+			r->key = malloc(e->len ? e->len : 1);
+			if (!r->key) {
+				rc = -ENOMEM;
+				break;
+			}
+			memcpy((char *)r->key, e->key, e->len);
+			r->key_len = e->len;
+			r->kind = STORE_KEY;
+			r->attr = e->attr;
+			m->n++;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (m->n > 1)
+		qsort(m->rows, m->n, sizeof(*m->rows), pd_row_cmp);
+	return rc;
+}
+
 static int pd_list(struct store *st, int64_t ns, const char *lo, size_t lo_len,
 		   const char *hi, size_t hi_len, int limit, store_row_fn fn,
 		   void *ctx)
 {
 	struct pd_store *p = pd_of(st);
-	int rc = pd_settle_range(p, ns, lo, lo_len, hi, hi_len);
+	struct pd_merge m = {.fn = fn, .ctx = ctx, .limit = limit};
+	int rc, rc2 = 0;
 
-	return rc ? rc
-		  : p->in->ops->list(p->in, ns, lo, lo_len, hi, hi_len, limit,
-				     fn, ctx);
+	if (!pd_any_in(p, ns, lo, lo_len, hi, hi_len))
+		return p->in->ops->list(p->in, ns, lo, lo_len, hi, hi_len,
+					limit, fn, ctx);
+	rc = pd_merge_collect(p, &m, ns, lo, lo_len, hi, hi_len);
+	if (rc == 0)
+		rc = p->in->ops->list(p->in, ns, lo, lo_len, hi, hi_len, limit,
+				      pd_merge_row, &m);
+	/*
+	 * The store ran out of rows before limit: the pending keys after
+	 * its last one follow.  (Had it given limit rows, so had fn, and
+	 * the next page starts after the last of them.)
+	 */
+	while (rc == 0 && !m.stop && m.next < m.n)
+		rc2 = pd_give(&m, &m.rows[m.next++]);
+	pd_merge_free(&m);
+	return rc ? rc : rc2 < 0 ? rc2 : 0;
 }
 
 static int pd_any(struct store *st, int64_t ns, const char *lo, size_t lo_len,
 		  const char *hi, size_t hi_len)
 {
 	struct pd_store *p = pd_of(st);
-	int rc = pd_settle_range(p, ns, lo, lo_len, hi, hi_len);
 
-	return rc ? rc : p->in->ops->any(p->in, ns, lo, lo_len, hi, hi_len);
+	if (pd_any_in(p, ns, lo, lo_len, hi, hi_len))
+		return 1;
+	return p->in->ops->any(p->in, ns, lo, lo_len, hi, hi_len);
 }
 
 static int pd_lookup(struct store *st, int64_t ns, const char *key, size_t len,
 		     struct store_attr *a, bool *is_dir)
 {
 	struct pd_store *p = pd_of(st);
+	char lo[STORE_KEY_MAX + 2], hi[STORE_KEY_MAX + 2];
 	struct store_attr pa;
 	bool is_pending;
-	char lo[STORE_KEY_MAX + 2], hi[STORE_KEY_MAX + 2];
 	int rc;
 
 	/*
 	 * Looked at before the store: an entry gone by then was stored
-	 * before the store is read.  Keys under key/ make it a directory,
-	 * so those are settled first.
+	 * before the store is read.  A pending key under key/ makes key a
+	 * directory, as a stored one does.
 	 */
 	is_pending = pd_peek_attr(p, ns, key, len, STORE_KEY, &pa);
-	if (store_children_range(key, len, lo, hi)) {
-		rc = pd_settle_range(p, ns, lo, len + 1, hi, len + 1);
-		if (rc)
-			return rc;
-	}
 	rc = p->in->ops->lookup(p->in, ns, key, len, a, is_dir);
-	if (is_pending && !(rc == 0 && *is_dir)) {
+	if (rc == 0 && *is_dir)
+		return 0;
+	if (store_children_range(key, len, lo, hi) &&
+	    pd_any_in(p, ns, lo, len + 1, hi, len + 1)) {
+		*is_dir = true;
+		return 0;
+	}
+	if (is_pending) {
 		*a = pa;
 		*is_dir = false;
 		rc = 0;
@@ -561,9 +738,14 @@ static int pd_rename(struct store *st, int64_t from_ns, const char *from,
 		     size_t to_len, enum store_kind kind, bool noreplace)
 {
 	struct pd_store *p = pd_of(st);
-	int rc;
+	int rc = 0;
 
-	if (kind == STORE_KEY) {
+	/* Not onto a name another mount claims for O_EXCL. */
+	if (noreplace && kind == STORE_KEY && p->claim_fd >= 0)
+		rc = pd_claim_lock(p, to_ns, to, to_len, F_OFD_GETLK, F_WRLCK);
+	if (rc) {
+		;
+	} else if (kind == STORE_KEY) {
 		rc = pd_settle(p, from_ns, from, from_len);
 		if (rc == 0)
 			rc = pd_settle(p, to_ns, to, to_len);
@@ -738,15 +920,22 @@ int store_pending_wrap(struct store *in, const char *db_path,
 		       struct store **out)
 {
 	struct pd_store *p = calloc(1, sizeof(*p));
-	char path[4096];
+	char path[PATH_MAX + 16], *real;
 
 	if (!p)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s-claims", db_path);
+	/* One file for every path of one database, symlinks too. */
+	real = realpath(db_path, NULL);
+	snprintf(path, sizeof(path), "%s-claims", real ? real : db_path);
+	free(real);
 	p->claim_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (p->claim_fd < 0)
+	p->is_claim_rw = p->claim_fd >= 0;
+	if (p->claim_fd < 0) {
 		log_warn("%s: %s; O_EXCL creates store an empty key at once",
 			 path, strerror(errno));
+		/* Still enough to see other mounts' claims. */
+		p->claim_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	p->ops = pd_ops;
 	if (!in->ops->lookup)
 		p->ops.lookup = NULL;

@@ -14,19 +14,45 @@ kv_mount a "$nocache"
 kv_mount_shared b a "$nocache"
 A=${KV_MNTS[a]}/ns
 B=${KV_MNTS[b]}/ns
+# A third mount reaches the database through a symbolic link.
+S=$(kv_tmpdir)
+kv_track_dir "$S"
+ln -s "${KV_DBS[a]}" "$S/alias.db"
+kv_new c "$nocache" "$S/alias.db"
+kv_start c || bail "mount c on a symbolic link to a's database"
+C=${KV_MNTS[c]}/ns
 
 cli() {
 	"$KVFS_BIN" -c "${KV_CONFS[a]}" "$@"
 }
 
 # ---- created, not yet flushed ---------------------------------------------
-# Each `printf >&3` closes a duplicate of fd 3 when done: a flush, which
-# stores what was written so far.
-exec 3>"$A/new"
+# Python holds the descriptor: the shell's `exec 3>` and `cmd >&3` close
+# a duplicate of it, a flush, which stores what was written so far.
+# (A child process would close its copy at exec: a flush too.)
+L=$(kv_tmpdir)
+kv_track_dir "$L"
+py_bg '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"unseen")
+open(a[1], "w").close()
+while not os.path.exists(a[2]):
+    time.sleep(0.05)
+os.close(fd)' "$A/new" "$L/written" "$L/go"
+writer=$!
+n=100
+until [ -e "$L/written" ] || [ "$n" -eq 0 ]; do
+	sleep 0.05
+	n=$((n - 1))
+done
 check "this mount shows a file it created and has not closed" \
 	test -f "$A/new"
 check_fails "another mount does not see it yet" test -e "$B/new"
 check_fails "nor does the CLI" cli get ns new
+touch "$L/go"
+wait "$writer"
+is "$(cat "$B/new" 2>&1)" unseen "its close stores it"
+exec 3>"$A/new"
 printf 'first part ' >&3
 is "$(cat "$B/new" 2>&1)" "first part " \
 	"a flush stores what was written so far"
@@ -48,13 +74,32 @@ echo appended >>"$A/appended"
 is "$(cat "$B/appended" 2>&1)" appended ">> on a new name stores the line"
 
 # ---- what may happen before the close ------------------------------------
-exec 3>"$A/listed"
-is "$(ls "$A" | grep -x listed)" listed "a listing through this mount shows it"
-is "$(stat -c %s "$B/listed" 2>&1)" 0 \
-	"and stores it empty, so the listing holds for every program"
-printf 'value' >&3
-exec 3>&-
+mkdir "$A/d"
+is "$(py '
+fds = [os.open(n, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) for n in a[0:2]]
+print("listed" in os.listdir(a[2]), "x" in os.listdir(a[3]))
+os.stat(a[3])
+print(os.path.exists(a[4]), os.path.exists(a[5]))
+os.write(fds[0], b"value")
+for fd in fds:
+    os.close(fd)' "$A/listed" "$A/d/x" "$A" "$A/d" "$B/listed" "$B/d/x" 2>&1 | tr '\n' ' ')" \
+	"True True False False " \
+	"listings and stat of the directory show a new file here, and store nothing"
 is "$(cat "$B/listed" 2>&1)" value "the close stores the value"
+is "$(stat -c %s "$B/d/x" 2>&1)" 0 "and an empty file at its close"
+
+# A second open of the new file stores first; the first one's close,
+# with nothing written, must not store an empty value over it.
+flock "$A/lock" -c "echo 4242 >'$A/lock'"
+is "$(cat "$B/lock" 2>&1)" 4242 "flock FILE -c 'echo > FILE' keeps the echo"
+exec 3>"$A/twice"
+echo hello >"$A/twice"
+exec 3>&-
+is "$(cat "$B/twice" 2>&1)" hello "so does a close after another open wrote"
+exec 3>"$A/held"
+fails_with "File exists" "O_EXCL in another mount on a name created here" \
+	py 'os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)' "$B/held"
+exec 3>&-
 
 exec 3>"$A/removed"
 check "rm of a file not yet closed" rm "$A/removed"
@@ -124,6 +169,15 @@ os.close(fd)' "$A/excl" "$B/excl" 2>&1 | tr '\n' ' ')" "False EEXIST EEXIST EEXI
 is "$(cat "$B/excl" 2>&1)" exclusive "its close stores it"
 fails_with "File exists" "then O_EXCL anywhere finds it stored" py '
 os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)' "$B/excl"
+is "$(py '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+try:
+    os.open(a[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    print("created twice")
+except FileExistsError:
+    print("EEXIST")
+os.close(fd)' "$A/aliased" "$C/aliased" 2>&1)" EEXIST \
+	"also for a mount that names the database through a symbolic link"
 check "cp to a new name (cp uses O_EXCL)" cp "$B/excl" "$A/copied"
 is "$(cat "$B/copied" 2>&1)" exclusive "stores the copy"
 

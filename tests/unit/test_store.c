@@ -3109,6 +3109,7 @@ static void *lazy_worker_run(void *arg)
 static void test_pending(void)
 {
 	struct store *other, *p, *q;
+	sqlite3 *raw = NULL;
 	struct store_attr a, b;
 	struct lazy_worker w[THREADS];
 	struct fixture f;
@@ -3178,22 +3179,58 @@ static void test_pending(void)
 		  lazy_create(p, f.ns, "c", NULL) == 0,
 	      "pending: two more lazy creates");
 	rc = any_prefix(p, f.ns, K("c/"));
-	CHECK(rc == 0 && stat_s(other, f.ns, "c", &b) == -ENOENT,
-	      "pending: a look under c/ leaves c pending (%d)", rc);
+	CHECK(rc == 0, "pending: nothing is under c/ (%d)", rc);
+	CHECK(any_prefix(p, f.ns, K("d/")) == 1 &&
+		  any_prefix(other, f.ns, K("d/")) == 0,
+	      "pending: any() sees d/b under d/, here only");
 	rc = p->ops->lookup(p, f.ns, K("c"), &b, &is_dir);
 	CHECK(rc == 0 && !is_dir && b.size == 0 && b.uid == 7,
-	      "pending: lookup finds it, a key (%d)", rc);
+	      "pending: lookup finds c, a key (%d)", rc);
 	rc = p->ops->lookup(p, f.ns, K("d"), &b, &is_dir);
 	CHECK(rc == 0 && is_dir, "pending: lookup of d sees d/b (%d)", rc);
-	CHECK(stat_s(other, f.ns, "d/b", &b) == 0 &&
-		  stat_s(other, f.ns, "c", &b) == -ENOENT,
-	      "pending: which stored d/b, not c");
 	rc = list_rows(p, f.ns, "", 0, NULL, 0, NO_LIMIT, &r);
-	CHECK(rc == 0 && r.n == 3 && rows_have(&r, K("c")),
-	      "pending: a listing has every key (%d, %zu rows)", rc, r.n);
-	rc = stat_s(other, f.ns, "c", &b);
-	CHECK(rc == 0 && b.size == 0 && b.mode == (S_IFREG | 0600),
-	      "pending: and stored the pending ones empty first (%d)", rc);
+	CHECK(rc == 0 && r.n == 3 &&
+		  !key_cmp(r.v[0].key, r.v[0].key_len, K("a")) &&
+		  !key_cmp(r.v[1].key, r.v[1].key_len, K("c")) &&
+		  !key_cmp(r.v[2].key, r.v[2].key_len, K("d/b")) &&
+		  r.v[1].attr.mode == (S_IFREG | 0600),
+	      "pending: a listing has every key, in order (%d, %zu rows)", rc,
+	      r.n);
+	rc = list_rows(p, f.ns, "b", 1, NULL, 0, 1, &r);
+	CHECK(rc == 0 && r.n == 1 &&
+		  !key_cmp(r.v[0].key, r.v[0].key_len, K("c")),
+	      "pending: a page of 1 from b holds c only (%zu rows)", r.n);
+	rc = list_rows(p, f.ns, "c", 1, "d0", 2, 5, &r);
+	CHECK(rc == 0 && r.n == 2 &&
+		  !key_cmp(r.v[1].key, r.v[1].key_len, K("d/b")),
+	      "pending: a range ending past d/b holds it last (%zu rows)", r.n);
+	r.stop_at = 1;
+	rc = list_rows(p, f.ns, "", 0, NULL, 0, NO_LIMIT, &r);
+	CHECK(rc == 0 && r.n == 1,
+	      "pending: a callback's stop ends the merged listing (%zu rows)",
+	      r.n);
+	r.stop_at = 0;
+	CHECK(stat_s(other, f.ns, "c", &b) == -ENOENT &&
+		  stat_s(other, f.ns, "d/b", &b) == -ENOENT,
+	      "pending: reads and listings store nothing");
+	rc = put_val(other, f.ns, K("c"), "theirs", 6, 0, NULL);
+	rc = rc ? rc : list_rows(p, f.ns, "c", 1, "c0", 2, 5, &r);
+	CHECK(rc == 0 && r.n == 1 && r.v[0].attr.size == 0,
+	      "pending: a key stored elsewhere meanwhile is listed once, "
+	      "as pending here (%d, %zu rows)",
+	      rc, r.n);
+	p->ops->remove(p, f.ns, K("c"), STORE_KEY);
+	p->ops->remove(p, f.ns, K("d/b"), STORE_KEY);
+
+	lazy_create(p, f.ns, "u", NULL);
+	put_val(p, f.ns, K("u"), "", 0, STORE_PUT_IF_PENDING, NULL);
+	rc = stat_s(other, f.ns, "u", &b);
+	CHECK(rc == 0 && b.mode == (S_IFREG | 0600),
+	      "pending: a close with nothing written stores it empty (%d)", rc);
+	put_val(other, f.ns, K("u"), "theirs", 6, 0, NULL);
+	put_val(p, f.ns, K("u"), "", 0, STORE_PUT_IF_PENDING, NULL);
+	CHECK(value_is(other, f.ns, K("u"), "theirs", 6),
+	      "pending: and not again over what another open stored");
 
 	lazy_create(p, f.ns, "e", NULL);
 	rc = p->ops->remove(p, f.ns, K("e"), STORE_KEY);
@@ -3250,7 +3287,7 @@ static void test_pending(void)
 	      THREADS - 1, failed, wrong);
 
 	/* O_EXCL: two mounts of one database, each with its table. */
-	rc = store_sqlite_open(f.path, 5000, false, &q, err, sizeof(err));
+	rc = store_sqlite_open(f.path, 100, false, &q, err, sizeof(err));
 	if (rc == 0)
 		rc = store_pending_wrap(q, f.path, &q);
 	CHECK(rc == 0, "claims: a second mount's store: %d", rc);
@@ -3268,6 +3305,32 @@ static void test_pending(void)
 	      "claims: another mount's O_EXCL put (a symlink): EEXIST");
 	CHECK(lazy_create_flags(q, f.ns, "y", STORE_PUT_CLAIM) == 0,
 	      "claims: another key is free to claim");
+	lazy_create(q, f.ns, "v", NULL);
+	rc = q->ops->rename(q, f.ns, K("v"), f.ns, K("x"), STORE_KEY, true);
+	CHECK(rc == -EEXIST && stat_s(other, f.ns, "x", &b) == -ENOENT,
+	      "claims: a rename without replace onto a claimed name: "
+	      "EEXIST (%d)",
+	      rc);
+	CHECK(lazy_create(q, f.ns, "x", NULL) == 0,
+	      "claims: a create without O_EXCL of it goes on, unclaimed");
+	CHECK(sqlite3_open(f.path, &raw) == SQLITE_OK &&
+		  sqlite3_exec(raw, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+		      SQLITE_OK,
+	      "claims: another program takes the database's write lock");
+	a.mode = S_IFREG | 0604;
+	rc = q->ops->setattr(q, f.ns, K("v"), STORE_KEY, STORE_SET_MODE, &a);
+	CHECK(rc < 0 && stat_s(q, f.ns, "v", &b) == 0 && b.size == 0,
+	      "claims: a change that cannot store a pending key fails and "
+	      "leaves it pending (%d)",
+	      rc);
+	sqlite3_exec(raw, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(raw);
+	rc = q->ops->setattr(q, f.ns, K("v"), STORE_KEY, STORE_SET_MODE, &a);
+	CHECK(rc == 0 && stat_s(other, f.ns, "v", &b) == 0 &&
+		  b.mode == (S_IFREG | 0604) && b.uid == 7,
+	      "claims: then the change stores it, with its create's owner "
+	      "(%d)",
+	      rc);
 	rc = close_put(p, f.ns, "x", "mine");
 	CHECK(rc == 0 && value_is(other, f.ns, K("x"), "mine", 4),
 	      "claims: the claimed key's put stores it (%d)", rc);
