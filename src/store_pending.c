@@ -2,32 +2,32 @@
  * store_pending: keys a mount has created and not yet put, kept in
  * memory over another store.
  *
- * A file created without O_EXCL and closed after a write costs one
- * write transaction instead of two: put(STORE_PUT_LAZY) only checks
- * that the key is missing and remembers it here, with the attributes it
- * was created with, and the file's first real put creates it.  Until
- * then this mount sees the key (empty, with those attributes) and no
- * other program does; a daemon killed before the close leaves nothing,
+ * A file created and closed after a write costs one write transaction
+ * instead of two: put(STORE_PUT_LAZY) only checks that the key is
+ * missing and remembers it here, with the attributes it was created
+ * with, and the file's first put creates it.  Until then this mount
+ * sees the key (empty, with those attributes) and no other program
+ * does; a daemon killed before the file's first flush leaves nothing,
  * as no close returned.
  *
  * Reads of a pending key (stat, get, peek, lookup, its metadata and
- * attributes) are answered from memory, and listings and any() over its
- * range show it; a remove forgets it.  Any other change of a pending
- * key stores it first, as an empty value ("settles" it), and then goes
- * to the store below, which never knows; so do a rename of a directory and a
- * bulk put, for the pending keys in their range.  A settle that fails leaves
- * the key pending.
+ * attributes) are answered from memory, and listings and any() over
+ * its range show it; a remove forgets it.  Any other change of a
+ * pending key stores it first, as an empty value ("settles" it), then
+ * goes to the store below, which never knows; so do a rename of a
+ * directory and a bulk put, for the pending keys in their range.  A
+ * settle that fails leaves the key pending.
  *
  * O_EXCL must hold against other mounts of the same database too, which
  * cannot see this table: a pending key is claimed with a write lock on
- * one byte of the file "<database>-claims", at an offset hashed from the
- * key, from the create until its put has returned.  An O_EXCL create
- * (STORE_PUT_CLAIM) elsewhere that finds the byte locked fails with
- * -EEXIST, as do an O_EXCL put (a symlink) and a rename without
- * replace; a create without O_EXCL goes on unclaimed.  The kernel drops the
- * locks of a killed daemon, so a claim never outlives its file.  Two
- * keys whose 62-bit hashes meet would refuse each other's O_EXCL while
- * both are pending; the odds are 1 in 2^62 per pair.
+ * one byte of the file "<database>-claims", at an offset hashed from
+ * the key, from the create until its put has returned.  An O_EXCL
+ * create (STORE_PUT_CLAIM) elsewhere that finds the byte locked fails
+ * with -EEXIST, as do an O_EXCL put (a symlink) and a rename without
+ * replace; a create without O_EXCL goes on unclaimed.  The kernel drops
+ * the locks of a killed daemon, so a claim never outlives its file.
+ * Two keys whose 62-bit hashes meet would refuse each other's O_EXCL
+ * while both are pending; the odds are 1 in 2^62 per pair.
  *
  * An entry stays in the table until the put that stores it has
  * returned, marked is_storing meanwhile: a read finding it answers from
@@ -427,8 +427,9 @@ static int pd_ns_remove(struct store *st, const char *name)
 	int64_t ns;
 	int rc = p->in->ops->ns_find(p->in, name, &ns);
 
-	if (rc == 0)
-		rc = pd_settle_ns(p, ns);
+	/* This mount has files in it. */
+	if (rc == 0 && pd_any_in(p, ns, "", 0, NULL, 0))
+		rc = -ENOTEMPTY;
 	return rc ? rc : p->in->ops->ns_remove(p->in, name);
 }
 
