@@ -1204,7 +1204,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	struct store_attr out;
 	struct store_put put = {0};
 	char key[FS_KEY_BUF];
-	bool is_unlinked, is_shared;
+	bool is_unlinked, is_shared, was_unstored;
 	size_t len;
 	int64_t ns;
 	int rc;
@@ -1234,6 +1234,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 		f->is_unstored = rc != 0; /* the release tries again */
 		return rc;
 	}
+	was_unstored = f->is_unstored;
 	f->is_unstored = false; /* the put creates the key, if need be */
 
 	put.flags = STORE_PUT_KEEP_META | STORE_PUT_NEW_ONLY_ATTR;
@@ -1260,9 +1261,14 @@ static int fs_file_store(struct fs *fs, struct file *f)
 
 		log_warn("put %s: %s", log_key(shown, sizeof(shown), key, len),
 			 strerror(-rc));
-		/* close() reports the failure; release must not retry it. */
+		/*
+		 * close() reports the failure; release must not retry it.
+		 * But a new key stays pending, and the file's next flush
+		 * (its last close, say) tries again and reports that.
+		 */
 		f->is_too_big = rc == -EFBIG;
-		f->is_dirty = false;
+		f->is_dirty = was_unstored && !f->is_too_big;
+		f->is_unstored = was_unstored;
 		fs_forget_cache(f->in);
 		fs_writer_changed(f, true);
 		if (f->is_append_only)
@@ -2043,7 +2049,14 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, timeout);
 }
 
-/* Truncate a key's value to size, outside any open file. */
+/*
+ * Truncate a key's value to size, outside any open file.
+ *
+ * FIXME: while a file open for writing on the same key holds changes
+ * not yet stored, truncate(2) of the path is lost: that file's close
+ * stores its own bytes over the truncated value (ftruncate(2) on the
+ * writer's descriptor works).
+ */
 static int fs_truncate_key(struct fs *fs, struct inode *in, uint64_t size)
 {
 	struct file *f = file_new(in, true, false);
@@ -2063,6 +2076,10 @@ static int fs_truncate_key(struct fs *fs, struct inode *in, uint64_t size)
 /*
  * A time set while a writer holds changes (cp -p and tar -x set it on
  * the open file before closing) must survive the put at close.
+ *
+ * FIXME: it is kept before the setattr is stored, so a utimensat(2)
+ * that fails (EBUSY on a database locked past busy_timeout_ms) still
+ * sets the time at the writer's close.
  */
 static void fs_pending_mtime(struct inode *in, int64_t mtime_ns)
 {

@@ -203,6 +203,15 @@ static int pd_store_empty(struct pd_store *p, struct pd_entry *e)
 	return rc == -EEXIST ? 0 : rc;
 }
 
+/* Give back e, which the caller took and could not store: pending. */
+static void pd_unclaim(struct pd_store *p, struct pd_entry *e)
+{
+	pthread_mutex_lock(&p->lock);
+	e->is_storing = false;
+	pthread_cond_broadcast(&p->gone);
+	pthread_mutex_unlock(&p->lock);
+}
+
 /*
  * Store e, which the caller took (is_storing), as an empty value: done
  * on success, pending again on failure.
@@ -211,14 +220,10 @@ static int pd_settle_entry(struct pd_store *p, struct pd_entry *e)
 {
 	int rc = pd_store_empty(p, e);
 
-	if (rc == 0) {
+	if (rc == 0)
 		pd_done(p, e);
-		return 0;
-	}
-	pthread_mutex_lock(&p->lock);
-	e->is_storing = false;
-	pthread_cond_broadcast(&p->gone);
-	pthread_mutex_unlock(&p->lock);
+	else
+		pd_unclaim(p, e);
 	return rc;
 }
 
@@ -508,15 +513,32 @@ static int pd_put(struct store *st, int64_t ns, const char *key, size_t len,
 			merged.attr.gid = e->attr.gid;
 	}
 	rc = p->in->ops->put(p->in, ns, key, len, &merged, out);
-	if (e)
+	if (e && rc == 0)
 		pd_done(p, e);
+	else if (e)
+		pd_unclaim(p, e); /* still pending, and still claimed */
 	return rc;
+}
+
+/*
+ * -EEXIST if another mount claims the name of directory prefix (which
+ * ends in '/') for a file it is creating.
+ */
+static int pd_dir_claimed(struct pd_store *p, int64_t ns, const char *prefix,
+			  size_t len)
+{
+	if (p->claim_fd < 0 || len < 2 || prefix[len - 1] != '/')
+		return 0;
+	return pd_claim_lock(p, ns, prefix, len - 1, F_OFD_GETLK, F_WRLCK);
 }
 
 static int pd_mkdir(struct store *st, int64_t ns, const char *prefix,
 		    size_t len, const struct store_attr *a)
 {
-	return pd_of(st)->in->ops->mkdir(pd_of(st)->in, ns, prefix, len, a);
+	struct pd_store *p = pd_of(st);
+	int rc = pd_dir_claimed(p, ns, prefix, len);
+
+	return rc ? rc : p->in->ops->mkdir(p->in, ns, prefix, len, a);
 }
 
 static int pd_remove(struct store *st, int64_t ns, const char *key, size_t len,
@@ -744,6 +766,8 @@ static int pd_rename(struct store *st, int64_t from_ns, const char *from,
 	/* Not onto a name another mount claims for O_EXCL. */
 	if (noreplace && kind == STORE_KEY && p->claim_fd >= 0)
 		rc = pd_claim_lock(p, to_ns, to, to_len, F_OFD_GETLK, F_WRLCK);
+	else if (noreplace)
+		rc = pd_dir_claimed(p, to_ns, to, to_len);
 	if (rc) {
 		;
 	} else if (kind == STORE_KEY) {

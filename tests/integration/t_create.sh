@@ -181,6 +181,42 @@ os.close(fd)' "$A/aliased" "$C/aliased" 2>&1)" EEXIST \
 check "cp to a new name (cp uses O_EXCL)" cp "$B/excl" "$A/copied"
 is "$(cat "$B/copied" 2>&1)" exclusive "stores the copy"
 
+# ---- a store that fails ---------------------------------------------------
+# Mount d gives up on a locked database after 300 ms.
+kv_new d "[store]
+path = ${KV_DBS[a]}
+busy_timeout_ms = 300
+[mount]
+kernel_cache_sec = 0
+[namespace ns]"
+kv_start d || bail "mount d with busy_timeout_ms = 300"
+is "$(py '
+import sqlite3
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+os.write(fd, b"hello")
+copy = os.dup(fd)
+db = sqlite3.connect(a[2], isolation_level=None, timeout=0)
+db.execute("BEGIN IMMEDIATE")
+try:
+    os.close(copy)
+    print("stored")
+except OSError:
+    print("failed")
+print(os.path.exists(a[0]))
+try:
+    os.close(os.open(a[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    print("created elsewhere")
+except FileExistsError:
+    print("EEXIST")
+db.execute("ROLLBACK")
+db.close()
+os.close(fd)
+print("closed")' "${KV_MNTS[d]}/ns/locked" "$B/locked" "${KV_DBS[a]}" 2>&1 | tr '\n' ' ')" \
+	"failed True EEXIST closed " \
+	"a flush that cannot store a new file fails, and the file stays, claimed"
+is "$(cat "$B/locked" 2>&1):$(stat -c %a "$B/locked" 2>&1)" hello:600 \
+	"its last close stores what was written, with the create's mode"
+
 # ---- killed before the close ---------------------------------------------
 py_bg '
 fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)

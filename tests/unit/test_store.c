@@ -3313,6 +3313,18 @@ static void test_pending(void)
 	      rc);
 	CHECK(lazy_create(q, f.ns, "x", NULL) == 0,
 	      "claims: a create without O_EXCL of it goes on, unclaimed");
+	a.mode = S_IFDIR | 0755;
+	rc = q->ops->mkdir(q, f.ns, K("x/"), &a);
+	CHECK(rc == -EEXIST, "claims: a mkdir of a claimed name: EEXIST (%d)",
+	      rc);
+	rc = q->ops->mkdir(q, f.ns, K("dd/"), &a);
+	rc = rc ? rc
+		: q->ops->rename(q, f.ns, K("dd/"), f.ns, K("x/"), STORE_DIR,
+				 true);
+	CHECK(rc == -EEXIST,
+	      "claims: a directory renamed without replace onto a claimed "
+	      "name: EEXIST (%d)",
+	      rc);
 	CHECK(sqlite3_open(f.path, &raw) == SQLITE_OK &&
 		  sqlite3_exec(raw, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
 		      SQLITE_OK,
