@@ -439,14 +439,29 @@ kv_remount() {
 	kv_start "$1" || bail "mount $1 again"
 }
 
+# The configuration of a mount that sees other mounts' changes at once.
+KV_NOCACHE="[mount]
+kernel_cache_sec = 0
+[namespace ns]"
+
+# kv_shared_mounts: mounts a and b of one database, both without kernel
+# caching, so a change through one is seen through the other at once; A
+# and B are namespace ns through each, L a local scratch directory.
+kv_shared_mounts() {
+	kv_mount a "$KV_NOCACHE"
+	kv_mount_shared b a "$KV_NOCACHE"
+	A=${KV_MNTS[a]}/ns
+	B=${KV_MNTS[b]}/ns
+	L=$(kv_tmpdir)
+	kv_track_dir "$L"
+}
+
 # kv_tools_mounts: the setting of the tool tests: mount a, and b on a's
 # database with no kernel caching (so b sees a's changes at once); N and
 # B are namespace ns through each, L a local scratch directory.
 kv_tools_mounts() {
 	kv_mount a
-	kv_mount_shared b a "[mount]
-kernel_cache_sec = 0
-[namespace ns]"
+	kv_mount_shared b a "$KV_NOCACHE"
 	N=${KV_MNTS[a]}/ns
 	B=${KV_MNTS[b]}/ns
 	L=$(kv_tmpdir)

@@ -7,18 +7,12 @@
 # claimed against other mounts until it is stored.
 . "$(dirname "$0")/lib.sh"
 
-nocache="[mount]
-kernel_cache_sec = 0
-[namespace ns]"
-kv_mount a "$nocache"
-kv_mount_shared b a "$nocache"
-A=${KV_MNTS[a]}/ns
-B=${KV_MNTS[b]}/ns
+kv_shared_mounts
 # A third mount reaches the database through a symbolic link.
 S=$(kv_tmpdir)
 kv_track_dir "$S"
 ln -s "${KV_DBS[a]}" "$S/alias.db"
-kv_new c "$nocache" "$S/alias.db"
+kv_new c "$KV_NOCACHE" "$S/alias.db"
 kv_start c || bail "mount c on a symbolic link to a's database"
 C=${KV_MNTS[c]}/ns
 
@@ -30,8 +24,6 @@ cli() {
 # Python holds the descriptor: the shell's `exec 3>` and `cmd >&3` close
 # a duplicate of it, a flush, which stores what was written so far.
 # (A child process would close its copy at exec: a flush too.)
-L=$(kv_tmpdir)
-kv_track_dir "$L"
 py_bg '
 fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 os.write(fd, b"unseen")

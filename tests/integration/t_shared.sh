@@ -6,15 +6,7 @@
 # after kernel_cache_sec.  Appends from both mounts all arrive.
 . "$(dirname "$0")/lib.sh"
 
-nocache="[mount]
-kernel_cache_sec = 0
-[namespace ns]"
-kv_mount a "$nocache"
-kv_mount_shared b a "$nocache"
-A=${KV_MNTS[a]}/ns
-B=${KV_MNTS[b]}/ns
-L=$(kv_tmpdir)
-kv_track_dir "$L"
+kv_shared_mounts
 
 echo "from a" >"$A/k"
 is "$(cat "$B/k" 2>&1)" "from a" "a key written through A is read through B"
