@@ -485,10 +485,8 @@ static int pd_put(struct store *st, int64_t ns, const char *key, size_t len,
 	    (p->in->ops->caps(p->in, ns) & STORE_CAP_EXCL) &&
 	    (p->is_claim_rw || !(put->flags & STORE_PUT_CLAIM)))
 		return pd_create(p, ns, key, len, put, out);
-	if (put->flags & STORE_PUT_IF_PENDING) {
-		e = pd_claim(p, ns, key, len);
-		return e ? pd_settle_entry(p, e) : 0;
-	}
+	if (put->flags & STORE_PUT_IF_PENDING)
+		return pd_settle(p, ns, key, len);
 	merged = *put;
 	merged.flags &= ~(STORE_PUT_LAZY | STORE_PUT_CLAIM);
 	if (put->flags & STORE_PUT_EXCL) {
