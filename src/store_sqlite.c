@@ -286,7 +286,7 @@ struct sq_conn {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ_STMT_COUNT];
 	struct sq_conn *next; /* free list link, guarded by sq_store.lock */
-	int64_t changes;      /* sqlite3_total_changes64() at the last sq_gc */
+	bool is_gc_due;	      /* this connection put a name into vgc */
 };
 
 struct sq_store {
@@ -347,6 +347,26 @@ static void sq_conn_close(struct sq_conn *c)
 	free(c);
 }
 
+/*
+ * Whether a write left value files to unlink is told by this trigger,
+ * kept in each connection's memory (TEMP): a query of vgc after every
+ * write would cost a read transaction.  The flag may be set by a write
+ * that then rolled back; sq_gc then finds nothing.
+ */
+static const char sq_gc_due_sql[] =
+    "CREATE TEMP TRIGGER gc_due AFTER INSERT ON main.vgc"
+    " BEGIN SELECT kvfs_gc_due(); END;";
+
+static void sq_gc_due(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct sq_conn *c = sqlite3_user_data(ctx);
+
+	(void)argc;
+	(void)argv;
+	c->is_gc_due = true;
+	sqlite3_result_null(ctx);
+}
+
 /* Open one more connection to an existing kvfs database. */
 static int sq_conn_open(struct sq_store *s, struct sq_conn **out)
 {
@@ -364,6 +384,12 @@ static int sq_conn_open(struct sq_store *s, struct sq_conn **out)
 			  s->is_sync_full ? "PRAGMA synchronous = FULL"
 					  : "PRAGMA synchronous = NORMAL",
 			  NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function(c->db, "kvfs_gc_due", 0,
+					     SQLITE_UTF8 | SQLITE_DIRECTONLY, c,
+					     sq_gc_due, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(c->db, sq_gc_due_sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	*out = c;
@@ -390,11 +416,8 @@ static void sq_gc(struct sq_store *s, struct sq_conn *c);
 
 static void sq_release(struct sq_store *s, struct sq_conn *c)
 {
-	/* Any write may have left value files to unlink. */
-	if (s->vdir_fd >= 0 && sqlite3_total_changes64(c->db) != c->changes) {
+	if (s->vdir_fd >= 0 && c->is_gc_due)
 		sq_gc(s, c);
-		c->changes = sqlite3_total_changes64(c->db);
-	}
 	pthread_mutex_lock(&s->lock);
 	c->next = s->free;
 	s->free = c;
@@ -468,8 +491,9 @@ static int sq_end(struct sq_conn *c, int rc)
 
 /*
  * Unlink the value files that committed changes left behind (listed in
- * vgc by the triggers).  Best effort: what fails now is left for the
- * next call, by this process or another one using the database.
+ * vgc by the triggers).  Best effort: a file that cannot be unlinked
+ * stays listed until a later write lists one more or the next start,
+ * in this process or another one using the database.
  */
 static void sq_gc(struct sq_store *s, struct sq_conn *c)
 {
@@ -477,6 +501,7 @@ static void sq_gc(struct sq_store *s, struct sq_conn *c)
 	sqlite3_stmt *st = sq_stmt(c, SQ_GC_LIST);
 	int i, n = 0, rc;
 
+	c->is_gc_due = false;
 	if (!st)
 		return;
 	while (n < 64 && sqlite3_step(st) == SQLITE_ROW) {
@@ -486,8 +511,14 @@ static void sq_gc(struct sq_store *s, struct sq_conn *c)
 			strcpy(names[n++], name);
 	}
 	sqlite3_reset(st);
-	if (n == 0 || sq_begin(c, true))
+	if (n == 0)
 		return;
+	/* A full page may have more behind it; a busy database, all. */
+	c->is_gc_due = n == 64;
+	if (sq_begin(c, true)) {
+		c->is_gc_due = true;
+		return;
+	}
 	for (i = 0, rc = 0; i < n && rc == 0; i++) {
 		if (unlinkat(s->vdir_fd, names[i], 0) && errno != ENOENT) {
 			log_warn("store: cannot remove %s/%s: %s", s->vdir,
@@ -501,7 +532,8 @@ static void sq_gc(struct sq_store *s, struct sq_conn *c)
 		rc = sq_errno(c->db, sqlite3_step(st), "remove value file");
 		sqlite3_reset(st);
 	}
-	sq_end(c, rc);
+	if (sq_end(c, rc))
+		c->is_gc_due = true;
 }
 
 /*
