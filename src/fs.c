@@ -2289,12 +2289,12 @@ static gid_t fs_new_gid(fuse_req_t req, struct fs *fs, struct inode *pin,
 }
 
 /*
- * Creates the key of n as an empty value, or with lazy
- * (STORE_PUT_LAZY, and STORE_PUT_CLAIM for O_EXCL) only in memory until
- * the file's first put: see store_pending.c.  Caller holds change_lock.
+ * Creates the key of n as an empty value, or with flags STORE_PUT_LAZY
+ * (and STORE_PUT_CLAIM for O_EXCL) only in memory until the file's
+ * first put: see store_pending.c.  Caller holds change_lock.
  */
 static int fs_create_key(struct fs *fs, fuse_req_t req, struct inode *pin,
-			 struct fs_name *n, mode_t mode, int lazy,
+			 struct fs_name *n, mode_t mode, int flags,
 			 const char *link_target, struct store_attr *out)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -2306,20 +2306,16 @@ static int fs_create_key(struct fs *fs, fuse_req_t req, struct inode *pin,
 		return rc;
 	if (name_key_check(n->key, n->len))
 		return -EINVAL; /* "." or ".." at a namespace's top */
-	if (n->is_flat ? 0 : n->is_value)
-		; /* value of a name a directory took: allowed */
-	else if (!n->is_flat) {
-		rc = fs_dir_exists(fs, n->ns, n->key, n->len);
-		if (rc)
-			return rc < 0 ? rc : -EEXIST;
-	}
+	/* A value of a name a directory took is allowed; a file, not. */
+	if (!n->is_flat && !n->is_value)
+		flags |= STORE_PUT_NOT_DIR;
 	if (n->is_value) {
 		rc = fs_dir_exists(fs, n->ns, n->key, n->len);
 		if (rc <= 0)
 			return rc < 0 ? rc : -EINVAL;
 	}
 	put.flags =
-	    STORE_PUT_EXCL | (link_target ? 0 : STORE_PUT_CREATE) | lazy;
+	    STORE_PUT_EXCL | (link_target ? 0 : STORE_PUT_CREATE) | flags;
 	put.attr.mode = mode;
 	put.attr.uid = ctx->uid;
 	put.attr.gid = fs_new_gid(req, fs, pin, &put.attr.mode);

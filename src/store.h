@@ -95,6 +95,11 @@ struct store_attr {
 	256 /* store the key, empty, only if a LAZY put                        \
 	       left it pending (a created file's close                         \
 	       that wrote nothing) */
+#define STORE_PUT_NOT_DIR                                                      \
+	512 /* with EXCL, on a store that                                      \
+	       store_pending_wrap() made: fail with                            \
+	       -EEXIST also if the key is a directory of                       \
+	       the tree layout (key + '/' starts a key) */
 
 /*
  * Capabilities, per namespace (caps()).  A store without one of them

@@ -325,6 +325,47 @@ static bool pd_any_in(struct pd_store *p, int64_t ns, const char *lo,
 
 /* --- creating ------------------------------------------------------ */
 
+static int pd_any(struct store *st, int64_t ns, const char *lo, size_t lo_len,
+		  const char *hi, size_t hi_len);
+static int pd_lookup(struct store *st, int64_t ns, const char *key, size_t len,
+		     struct store_attr *a, bool *is_dir);
+
+/* STORE_PUT_NOT_DIR: -EEXIST if a key, pending or stored, is under key/. */
+static int pd_not_dir(struct pd_store *p, int64_t ns, const char *key,
+		      size_t len)
+{
+	char lo[STORE_KEY_MAX + 2], hi[STORE_KEY_MAX + 2];
+	int rc;
+
+	if (!store_children_range(key, len, lo, hi))
+		return 0;
+	rc = pd_any(&p->base, ns, lo, len + 1, hi, len + 1);
+	return rc > 0 ? -EEXIST : rc;
+}
+
+/*
+ * 0 if the store below has no key (and with not_dir no directory)
+ * named key, else -EEXIST or the error.  Both in one read where the
+ * store can: a create is then one read and one write.
+ */
+static int pd_absent(struct pd_store *p, int64_t ns, const char *key,
+		     size_t len, bool not_dir)
+{
+	struct store_attr a;
+	bool is_dir;
+	int rc;
+
+	if (not_dir && p->in->ops->lookup) {
+		rc = pd_lookup(&p->base, ns, key, len, &a, &is_dir);
+	} else {
+		rc = not_dir ? pd_not_dir(p, ns, key, len) : 0;
+		if (rc == 0)
+			rc = p->in->ops->stat(p->in, ns, key, len, STORE_KEY,
+					      &a);
+	}
+	return rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
+}
+
 /*
  * put(STORE_PUT_LAZY): -EEXIST if the key exists (here or below, or
  * with STORE_PUT_CLAIM claimed by another mount), else remember it with
@@ -337,7 +378,6 @@ static int pd_create(struct pd_store *p, int64_t ns, const char *key,
 		     struct store_attr *out)
 {
 	bool is_claim = put->flags & STORE_PUT_CLAIM;
-	struct store_attr a;
 	struct pd_entry *e, **pe;
 	struct timespec ts;
 	int64_t now;
@@ -354,10 +394,8 @@ static int pd_create(struct pd_store *p, int64_t ns, const char *key,
 		 : -EEXIST;
 	e->is_claimed = rc == 0;
 	rc = e->is_claimed || !is_claim ? 0 : rc;
-	if (rc == 0) {
-		rc = p->in->ops->stat(p->in, ns, key, len, STORE_KEY, &a);
-		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
-	}
+	if (rc == 0)
+		rc = pd_absent(p, ns, key, len, put->flags & STORE_PUT_NOT_DIR);
 	if (rc) {
 		if (e->is_claimed)
 			pd_claim_lock(p, ns, key, len, F_OFD_SETLK, F_UNLCK);
@@ -488,7 +526,10 @@ static int pd_put(struct store *st, int64_t ns, const char *key, size_t len,
 	if (put->flags & STORE_PUT_IF_PENDING)
 		return pd_settle(p, ns, key, len);
 	merged = *put;
-	merged.flags &= ~(STORE_PUT_LAZY | STORE_PUT_CLAIM);
+	merged.flags &= ~(STORE_PUT_LAZY | STORE_PUT_CLAIM | STORE_PUT_NOT_DIR);
+	rc = put->flags & STORE_PUT_NOT_DIR ? pd_not_dir(p, ns, key, len) : 0;
+	if (rc)
+		return rc;
 	if (put->flags & STORE_PUT_EXCL) {
 		/* The key exists here, stored or not, or another claims it. */
 		if (pd_peek_attr(p, ns, key, len, STORE_KEY, NULL))

@@ -3261,6 +3261,30 @@ static void test_pending(void)
 	      "applies to that key (%d)",
 	      rc);
 
+	/* The tree layout: a name with keys under it is a directory. */
+	put_val(other, f.ns, K("td/x"), "theirs", 6, 0, NULL);
+	CHECK(lazy_create_flags(p, f.ns, "td", STORE_PUT_NOT_DIR) == -EEXIST,
+	      "pending: NOT_DIR: a create of a stored directory's name: "
+	      "EEXIST");
+	CHECK(put_val(p, f.ns, K("td"), "l", 1,
+		      STORE_PUT_EXCL | STORE_PUT_NOT_DIR, NULL) == -EEXIST,
+	      "pending: NOT_DIR: and a stored put of it (a symlink): EEXIST");
+	lazy_create(p, f.ns, "tp/x", NULL);
+	CHECK(lazy_create_flags(p, f.ns, "tp", STORE_PUT_NOT_DIR) == -EEXIST,
+	      "pending: NOT_DIR: a create of a name pending keys make a "
+	      "directory: EEXIST");
+	rc = lazy_create_flags(p, f.ns, "tq", STORE_PUT_NOT_DIR);
+	CHECK(rc == 0 && stat_s(p, f.ns, "tq", &b) == 0,
+	      "pending: NOT_DIR: a free name is created (%d)", rc);
+	CHECK(lazy_create(p, f.ns, "td", NULL) == 0,
+	      "pending: without NOT_DIR (the flat layout) the name is a key");
+	CHECK(stat_s(other, f.ns, "td", &b) == -ENOENT &&
+		  stat_s(other, f.ns, "tq", &b) == -ENOENT,
+	      "pending: none of it stored anything");
+	p->ops->remove(p, f.ns, K("tp/x"), STORE_KEY);
+	p->ops->remove(p, f.ns, K("tq"), STORE_KEY);
+	p->ops->remove(p, f.ns, K("td"), STORE_KEY);
+
 	for (int t = 0; t < THREADS; t++) {
 		w[t] = (struct lazy_worker){.st = p, .ns = f.ns, .id = t};
 		if (pthread_create(&w[t].thread, NULL, lazy_worker_run,
