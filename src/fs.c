@@ -2050,12 +2050,43 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 }
 
 /*
- * Truncate a key's value to size, outside any open file.
- *
- * FIXME: while a file open for writing on the same key holds changes
- * not yet stored, truncate(2) of the path is lost: that file's close
- * stores its own bytes over the truncated value (ftruncate(2) on the
- * writer's descriptor works).
+ * Truncate the copy of each file open for writing on in that holds one
+ * (loaded, or with appends not yet stored), as ftruncate(2) on it
+ * would: its close stores its own bytes, and they must be cut too.
+ * Caller holds change_lock.
+ */
+static void fs_truncate_writers(struct fs *fs, struct inode *in, uint64_t size)
+{
+	struct file *files[64];
+	struct file *f;
+	int i, n = 0, rc;
+
+	inode_lock();
+	for (f = in->files; f && n < 64; f = f->next) {
+		if (f->is_writable && (f->is_loaded || f->is_pending)) {
+			fs_file_hold(f);
+			files[n++] = f;
+		}
+	}
+	inode_unlock();
+	for (i = 0; i < n; i++) {
+		f = files[i];
+		pthread_mutex_lock(&f->lock);
+		rc = fs_file_load(fs, f);
+		if (rc == 0 && f->size != size)
+			rc = file_truncate(f, size);
+		if (rc == 0) {
+			f->is_written = true;
+			fs_writer_changed(f, false);
+		}
+		pthread_mutex_unlock(&f->lock);
+		fs_file_drop(f);
+	}
+}
+
+/*
+ * truncate(2) of a key's path: the stored value now, and the copies of
+ * the files open for writing on it, stored at their close.
  */
 static int fs_truncate_key(struct fs *fs, struct inode *in, uint64_t size)
 {
@@ -2064,6 +2095,7 @@ static int fs_truncate_key(struct fs *fs, struct inode *in, uint64_t size)
 
 	if (!f)
 		return -ENOMEM;
+	fs_truncate_writers(fs, in, size);
 	rc = fs_file_load(fs, f);
 	if (rc == 0 && f->size != size)
 		rc = file_truncate(f, size);
@@ -2075,11 +2107,8 @@ static int fs_truncate_key(struct fs *fs, struct inode *in, uint64_t size)
 
 /*
  * A time set while a writer holds changes (cp -p and tar -x set it on
- * the open file before closing) must survive the put at close.
- *
- * FIXME: it is kept before the setattr is stored, so a utimensat(2)
- * that fails (EBUSY on a database locked past busy_timeout_ms) still
- * sets the time at the writer's close.
+ * the open file before closing) must survive the put at close.  Kept
+ * once the setattr is stored: a refused one sets nothing.
  */
 static void fs_pending_mtime(struct inode *in, int64_t mtime_ns)
 {
@@ -2144,7 +2173,6 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 				 : (int64_t)attr->st_mtim.tv_sec * 1000000000 +
 				       attr->st_mtim.tv_nsec;
 		mask |= STORE_SET_MTIME;
-		fs_pending_mtime(in, a.mtime_ns);
 	}
 	if (!mask)
 		return 0;
@@ -2157,7 +2185,10 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 		a.mode = (a.mode & 07777) | S_IFREG;
 	else if (a.mode)
 		a.mode = (a.mode & 07777) | S_IFDIR;
-	return fs->st->ops->setattr(fs->st, ns, key, len, kind, mask, &a);
+	rc = fs->st->ops->setattr(fs->st, ns, key, len, kind, mask, &a);
+	if (rc == 0 && (mask & STORE_SET_MTIME))
+		fs_pending_mtime(in, a.mtime_ns);
+	return rc;
 }
 
 static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,

@@ -208,6 +208,25 @@ print("closed")' "${KV_MNTS[d]}/ns/locked" "$B/locked" "${KV_DBS[a]}" 2>&1 | tr 
 	"a flush that cannot store a new file fails, and the file stays, claimed"
 is "$(cat "$B/locked" 2>&1):$(stat -c %a "$B/locked" 2>&1)" hello:600 \
 	"its last close stores what was written, with the create's mode"
+is "$(py '
+import sqlite3
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(fd, b"data")
+os.fsync(fd)
+os.write(fd, b" more")
+db = sqlite3.connect(a[1], isolation_level=None, timeout=0)
+db.execute("BEGIN IMMEDIATE")
+try:
+    os.utime(a[0], (978307200, 978307200))
+    print("set")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+db.execute("ROLLBACK")
+db.close()
+os.close(fd)
+print(int(os.stat(a[0]).st_mtime) != 978307200)' \
+	"${KV_MNTS[d]}/ns/timed" "${KV_DBS[a]}" 2>&1 | tr '\n' ' ')" "EBUSY True " \
+	"a utime refused on a locked database is not applied at the writer's close"
 
 # ---- killed before the close ---------------------------------------------
 py_bg '

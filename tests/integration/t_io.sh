@@ -85,6 +85,24 @@ check "ftruncate on an open descriptor" py '
 fd = os.open(a[0], os.O_RDWR); os.ftruncate(fd, 2); os.close(fd)' "$N/inplace"
 is "$(cat "$N/inplace")" 01 "the value after ftruncate"
 
+# truncate(2) of the path cuts what open writers hold too, as on tmpfs.
+is "$(py '
+p = a[0]
+fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, b"abcdef")
+os.truncate(p, 2)
+os.write(fd, b"X")
+os.close(fd)
+print(repr(open(p, "rb").read()))
+fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"12345")
+os.truncate(p, 4)
+os.write(fd, b"!")
+os.close(fd)
+print(repr(open(p, "rb").read()))' "$N/cut" | tr '\n' ' ')" \
+	"b'ab\\x00\\x00\\x00\\x00X' b'ab\\x00\\x00!' " \
+	"truncate of the path while a writer and an appender hold bytes not yet stored"
+
 run py '
 fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 os.write(fd, b"x" * 30)
@@ -177,7 +195,7 @@ is "$(stat -c %s "$N/empty" 2>&1)" 0 "after remount: the empty value"
 is "$(cat "$N/log")" $'one\ntwo\nthree' "after remount: the appended value"
 same_file "$N/mapped" "$L/mapped" "after remount: the mmap-written value"
 is "$(LC_ALL=C ls "$N" | tr '\n' ' ')" \
-	"bytes empty excl fstat greeting inplace log mapped printf rand rs sameopen sparse touched trunc " \
+	"bytes cut empty excl fstat greeting inplace log mapped printf rand rs sameopen sparse touched trunc " \
 	"after remount: exactly the keys written, no more"
 
 done_testing
