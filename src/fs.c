@@ -2685,7 +2685,10 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	struct fs *fs = fs_of(req);
 	struct file *f = fs_file(fi), **p;
 	struct inode *in = f->in;
-	bool is_last;
+	char key[FS_KEY_BUF];
+	bool is_last, is_lost;
+	size_t len = 0;
+	int64_t ns = 0;
 	int rc;
 
 	(void)ino;
@@ -2703,9 +2706,18 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 			break;
 		}
 	}
+	/* A created file nothing could store, and nothing else will. */
+	is_lost = rc && f->is_unstored && !in->files && fs->st->ops->forget;
+	if (is_lost) {
+		ns = in->ns;
+		len = in->key_len;
+		memcpy(key, in->key, len);
+	}
 	is_last = --f->refs == 0;
 	inode_close(in);
 	inode_unlock();
+	if (is_lost)
+		fs->st->ops->forget(fs->st, ns, key, len);
 	__atomic_sub_fetch(&fs->open_files, 1, __ATOMIC_RELAXED);
 	if (is_last)
 		file_free(f);

@@ -303,6 +303,12 @@ struct store_ops {
 			  size_t key_len, int *fd, struct store_attr *attr);
 	/* STORE_CAP_* bits of namespace ns. */
 	int (*caps)(struct store *st, int64_t ns);
+	/*
+	 * Optional: drop what put(STORE_PUT_LAZY) keeps of key, storing
+	 * nothing: the last file of a created key closed, unable to put.
+	 */
+	void (*forget)(struct store *st, int64_t ns, const char *key,
+		       size_t key_len);
 };
 
 struct store {

@@ -595,6 +595,16 @@ static int pd_remove(struct store *st, int64_t ns, const char *key, size_t len,
 	return e && rc == -ENOENT ? 0 : rc;
 }
 
+static void pd_forget(struct store *st, int64_t ns, const char *key,
+		      size_t len)
+{
+	struct pd_store *p = pd_of(st);
+	struct pd_entry *e = pd_claim(p, ns, key, len);
+
+	if (e)
+		pd_done(p, e);
+}
+
 static int pd_setattr(struct store *st, int64_t ns, const char *key, size_t len,
 		      enum store_kind kind, int mask,
 		      const struct store_attr *a)
@@ -978,6 +988,7 @@ static const struct store_ops pd_ops = {
     .sweep = pd_sweep,
     .open_value = pd_open_value,
     .caps = pd_caps,
+    .forget = pd_forget,
 };
 
 int store_pending_wrap(struct store *in, const char *db_path,

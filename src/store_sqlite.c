@@ -110,6 +110,7 @@ enum sq_stmt_id {
 	SQ_NS_FIND,
 	SQ_NS_CREATE,
 	SQ_NS_ANY_ROW,
+	SQ_NS_LIVE,
 	SQ_NS_DROP_EXPIRED,
 	SQ_NS_REMOVE,
 	SQ_STAT,
@@ -163,6 +164,7 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
     [SQ_NS_FIND] = "SELECT id FROM ns WHERE name = ?1",
     [SQ_NS_CREATE] = "INSERT INTO ns(name) VALUES (?1)",
     [SQ_NS_ANY_ROW] = "SELECT 1 FROM kv WHERE ns = ?1 LIMIT 1",
+    [SQ_NS_LIVE] = "SELECT 1 FROM ns WHERE id = ?1",
     [SQ_NS_DROP_EXPIRED] =
 	"DELETE FROM kv WHERE ns = ?1 AND ((expiration > 0"
 	" AND expiration <= ?9) OR (key = x'' AND kind = 1))",
@@ -202,8 +204,8 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
 		  " WHERE ns = ?1 AND key = ?2 AND kind = 0"
 		  " RETURNING id, " SQ_ATTR_COLS,
     [SQ_MKDIR] = "INSERT INTO kv(ns, key, kind, mode, uid, gid, mtime_ns,"
-		 " ctime_ns, version) VALUES (?1, ?2, 1, ?6, ?7, ?8, ?10,"
-		 " ?11, ?11)",
+		 " ctime_ns, version) SELECT ?1, ?2, 1, ?6, ?7, ?8, ?10,"
+		 " ?11, ?11 WHERE EXISTS (SELECT 1 FROM ns WHERE id = ?1)",
     [SQ_REMOVE] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2 AND kind = ?3"
 		  " AND " SQ_LIVE,
     /* ?4 mask */
@@ -1112,14 +1114,30 @@ static int sq_stat_put(struct sq_conn *c, int64_t ns, const char *key,
 }
 
 /*
+ * -ENOENT if namespace ns is gone: another mount removed it while this
+ * one held a file open in it.  A row under its id would show in the
+ * next namespace to get that id.
+ */
+static int sq_ns_live(struct sq_conn *c, int64_t ns)
+{
+	sqlite3_stmt *st = sq_stmt(c, SQ_NS_LIVE);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, ns);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW	 ? 0
+	     : rc == SQLITE_DONE ? -ENOENT
+				 : sq_errno(c->db, rc, "namespace");
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
  * Put a value on connection c, inside a write transaction.  vfile: the
  * name of a value file already linked by sq_vfile_link() that holds
  * the value (not for appends), or NULL to store the bytes in the row.
- *
- * FIXME: nothing checks that namespace ns still exists.  A file open
- * for writing (or created, see store_pending.c) in a namespace another
- * mount removed meanwhile stores its key under the removed id, where no
- * listing shows it, and a namespace made later with that id shows it.
  */
 static int sq_put_on(struct sq_store *s, struct sq_conn *c, int64_t ns,
 		     const char *key, size_t key_len,
@@ -1136,6 +1154,8 @@ static int sq_put_on(struct sq_store *s, struct sq_conn *c, int64_t ns,
 	int rc;
 
 	rc = sq_stat_put(c, ns, key, key_len, &cur, &cur_row);
+	if (rc == -ENOENT && sq_ns_live(c, ns) == -ENOENT)
+		return -ENOENT;
 	if (rc && rc != -ENOENT)
 		return rc;
 	if (rc == 0 && (put->flags & STORE_PUT_EXCL))
@@ -1313,6 +1333,8 @@ static int sq_mkdir(struct store *base, int64_t ns, const char *prefix,
 			   attr->mtime_ns ? attr->mtime_ns : sq_now_ns());
 	rc = sq_errno(c->db, sqlite3_step(st), "mkdir");
 	sqlite3_reset(st);
+	if (rc == 0 && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT; /* the namespace is gone */
 release:
 	sq_release(s, c);
 	return rc;
@@ -1627,10 +1649,12 @@ static int sq_rename(struct store *base, int64_t from_ns, const char *from,
 	rc = sq_begin(c, true);
 	if (rc)
 		goto release;
-	if (kind == STORE_DIR)
+	if (to_ns != from_ns)
+		rc = sq_ns_live(c, to_ns);
+	if (rc == 0 && kind == STORE_DIR)
 		rc = sq_rename_dir(c, from_ns, from, from_len, to_ns, to,
 				   to_len, noreplace);
-	else
+	else if (rc == 0)
 		rc = sq_rename_key(c, from_ns, from, from_len, to_ns, to,
 				   to_len, noreplace);
 	rc = sq_end(c, rc);

@@ -173,6 +173,24 @@ os.close(fd)' "$A/aliased" "$C/aliased" 2>&1)" EEXIST \
 check "cp to a new name (cp uses O_EXCL)" cp "$B/excl" "$A/copied"
 is "$(cat "$B/copied" 2>&1)" exclusive "stores the copy"
 
+# ---- a namespace another mount removes -------------------------------------
+mkdir "${KV_MNTS[a]}/gone"
+is "$(py '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(fd, b"late")
+os.rmdir(a[1])
+try:
+    os.close(fd)
+    print("stored")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "${KV_MNTS[a]}/gone/late" "${KV_MNTS[b]}/gone" 2>&1)" \
+	ENOENT "a file created in a namespace another mount removed: close gives ENOENT"
+mkdir "${KV_MNTS[b]}/again"
+is "$(ls -A "${KV_MNTS[a]}/again" "${KV_MNTS[b]}/again" 2>&1 | tr '\n' ' ')" \
+	"${KV_MNTS[a]}/again:  ${KV_MNTS[b]}/again: " \
+	"the namespace made next (the same number) shows nothing of it, in either mount"
+rmdir "${KV_MNTS[a]}/again"
+
 # ---- a store that fails ---------------------------------------------------
 # Mount d gives up on a locked database after 300 ms.
 kv_new d "[store]

@@ -649,6 +649,7 @@ static void test_namespaces(void)
 	struct fixture f;
 	struct store_attr a = {.mode = MODE_DIR, .uid = -1, .gid = -1};
 	int64_t alpha = -1, beta = -1, id = -1;
+	struct rows r = {0};
 	int rc;
 
 	if (!setup(&f, "namespaces"))
@@ -704,6 +705,19 @@ static void test_namespaces(void)
 	CHECK(rc == -ENOENT, "ns_remove of a missing namespace is -ENOENT (%d)",
 	      rc);
 
+	/* A mount that still holds a file open in alpha stores nothing. */
+	rc = put_val(f.st, alpha, K("late"), "v", 1, 0, NULL);
+	CHECK(rc == -ENOENT, "a put into a removed namespace is -ENOENT (%d)",
+	      rc);
+	rc = f.st->ops->mkdir(f.st, alpha, K("d/"), &a);
+	CHECK(rc == -ENOENT, "so is a mkdir in it (%d)", rc);
+	put_val(f.st, beta, K("m"), "moving", 6, 0, NULL);
+	rc = f.st->ops->rename(f.st, beta, K("m"), alpha, K("m"), STORE_KEY,
+			       false);
+	CHECK(rc == -ENOENT && value_is(f.st, beta, K("m"), "moving", 6),
+	      "and a rename into it, which leaves the key (%d)", rc);
+	f.st->ops->remove(f.st, beta, K("m"), STORE_KEY);
+
 	CHECK(f.st->ops->remove(f.st, beta, K("k"), STORE_KEY) == 0 &&
 		  f.st->ops->mkdir(f.st, beta, K("d/"), &a) == 0,
 	      "leave only a directory row in beta");
@@ -715,6 +729,15 @@ static void test_namespaces(void)
 	CHECK(f.st->ops->remove(f.st, beta, K("d/"), STORE_DIR) == 0 &&
 		  f.st->ops->ns_remove(f.st, "beta") == 0,
 	      "ns_remove of beta once it is empty");
+	/* SQLite gives the next namespace the id alpha had. */
+	rc = f.st->ops->ns_create(f.st, "gamma", &id);
+	if (rc == 0)
+		rc = list_rows(f.st, id, NULL, 0, NULL, 0, NO_LIMIT, &r);
+	CHECK(rc == 0 && id == alpha && r.n == 0,
+	      "a namespace made later with alpha's id shows nothing (%d, %zu "
+	      "rows)",
+	      rc, r.n);
+	free(r.v);
 	teardown(&f);
 }
 
