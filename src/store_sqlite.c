@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,7 +295,7 @@ struct sq_conn {
 struct sq_store {
 	struct store base;
 	char *path;
-	char *vdir;  /* "<path>-values" */
+	char *vdir;  /* "<real path>-values" */
 	int vdir_fd; /* open on vdir, -1: values stay in the database */
 	int busy_timeout_ms;
 	bool is_sync_full;
@@ -2254,25 +2255,82 @@ static void sq_orphans(struct sq_store *s, struct sq_conn *c)
 }
 
 /*
- * Open (making it if missing) the folder of value files.  Without it
- * kvfs still works: every value is then kept in the database.
+ * Move the value files of old (the folder kvfs named from a symbolic
+ * link to the database, before it used the real path) to vdir: the
+ * whole folder when vdir is missing, else file by file.  What cannot
+ * be moved (another file system) stays, with a warning: reading those
+ * values fails with EIO until they are moved by hand.
  */
+static void sq_vdir_move(struct sq_store *s, const char *old)
+{
+	int moved = 0, left = 0, from, to;
+	struct stat o, n;
+	struct dirent *de;
+	DIR *d;
+
+	if (lstat(old, &o) || !S_ISDIR(o.st_mode))
+		return;
+	if (stat(s->vdir, &n)) {
+		if (rename(old, s->vdir))
+			log_warn("store: cannot move %s to %s: %s", old,
+				 s->vdir, strerror(errno));
+		return;
+	}
+	if (n.st_dev == o.st_dev && n.st_ino == o.st_ino)
+		return; /* one folder, reached through a linked directory */
+	to = open(s->vdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	from = open(old, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = from < 0 ? NULL : fdopendir(from);
+	while (to >= 0 && d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (renameat(from, de->d_name, to, de->d_name) == 0)
+			moved++;
+		else
+			left++;
+	}
+	if (d)
+		closedir(d);
+	else if (from >= 0)
+		close(from);
+	if (to >= 0)
+		close(to);
+	if (left || !d || to < 0)
+		log_warn("store: value files stay in %s: cannot move them to "
+			 "%s",
+			 old, s->vdir);
+	else
+		rmdir(old);
+	if (moved)
+		log_info("store: moved %d value files from %s to %s", moved,
+			 old, s->vdir);
+}
+
 /*
- * FIXME: the folder is named from the path as given: a mount or the CLI
- * that reaches the database through a symbolic link uses another folder
- * than one naming it by its real path, and reading a large value the
- * other one wrote fails with EIO.  Naming it from realpath() would move
- * the values of every database mounted through a link until now.
+ * Open (making it if missing) the folder of value files, named from
+ * the database's real path, so that every path to one database finds
+ * the same folder.  Without it kvfs still works: every value is then
+ * kept in the database.
  */
 static void sq_vdir_open(struct sq_store *s, struct sq_conn *c)
 {
-	size_t len = strlen(s->path);
+	char *real = realpath(s->path, NULL);
+	const char *base = real ? real : s->path;
+	size_t len = strlen(base);
+	char old[PATH_MAX + sizeof("-values")];
 
 	s->vdir = malloc(len + sizeof("-values"));
+	if (s->vdir) {
+		memcpy(s->vdir, base, len);
+		memcpy(s->vdir + len, "-values", sizeof("-values"));
+	}
+	if (s->vdir && real && strcmp(real, s->path) &&
+	    (size_t)snprintf(old, sizeof(old), "%s-values", s->path) <
+		sizeof(old))
+		sq_vdir_move(s, old);
+	free(real);
 	if (!s->vdir)
 		return;
-	memcpy(s->vdir, s->path, len);
-	memcpy(s->vdir + len, "-values", sizeof("-values"));
 	if (mkdir(s->vdir, 0700) && errno != EEXIST)
 		log_warn("store: cannot make %s (%s): large values stay in "
 			 "the database",

@@ -124,6 +124,38 @@ check "a value file with sync = full" cp "$src/big" "$KV_MNT/ns/big"
 same_file "$KV_MNT/ns/big" "$src/big" "reads back with sync = full"
 kv_track_dir "$(dirname "${KV_DBS[f]}")"
 
+# A database reached through a symbolic link: the folder is named from
+# the real path, so every path to the database finds the same one.
+ln -s "$db" "$d/link.db"
+kv_new l "[store]
+path = $d/link.db
+[namespace ns]" "$d/link.db"
+kv_start l || bail "mount l through a symbolic link to the database"
+check "a 3 MiB value through the link" cp "$src/big2" "${KV_MNTS[l]}/ns/linked"
+same_file "$m/linked" "$src/big2" "the mount of the real path reads it"
+same_file "${KV_MNTS[l]}/ns/survivor" "$src/big" \
+	"the mount of the link reads one the other wrote"
+check_fails "no folder is named from the link" test -e "$d/link.db-values"
+
+# A folder an earlier kvfs named from the link is moved at start.
+kv_stop l
+name=$(sql "SELECT vfile FROM kv WHERE key = CAST('linked' AS BLOB)")
+mkdir "$d/link.db-values" && mv "$vdir/$name" "$d/link.db-values/" ||
+	bail "make a values folder named from the link"
+kv_start l || bail "mount l again"
+same_file "$m/linked" "$src/big2" \
+	"a value file in the link's old folder is moved to the real one"
+check_fails "and the old folder is removed" test -e "$d/link.db-values"
+kv_stop l
+kv_stop a
+mv "$vdir" "$d/link.db-values" || bail "move the values folder"
+kv_start l || bail "mount l again"
+same_file "${KV_MNTS[l]}/ns/survivor" "$src/big" \
+	"the whole folder named from the link is moved when the real one is missing"
+check_fails "and only the real path's folder is left" test -e "$d/link.db-values"
+kv_stop l
+kv_start a || bail "mount a again"
+
 # A database of schema 1 (values only in rows) is upgraded at start.
 kv_stop a
 sqlite3 "$db" "DROP TRIGGER kv_del_vfile; DROP TRIGGER kv_upd_vfile;
