@@ -280,6 +280,7 @@ static void fs_kernel_saw(struct inode *in, uint64_t version)
 	inode_lock();
 	if (in->kernel_version != version)
 		in->kernel_version = 0;
+	in->attr_version = version;
 	inode_unlock();
 }
 
@@ -636,6 +637,9 @@ static int fs_getattr_open(struct fs *fs, struct inode *in, struct stat *st)
 	size = f->is_loaded ? f->size : f->open_size;
 	pthread_mutex_unlock(&f->lock);
 	fs_file_drop(f);
+	inode_lock();
+	in->attr_version = 0; /* an open file's, not a stored version's */
+	inode_unlock();
 	fs_fill_stat(fs, in->ino, INODE_KEY, NULL, st);
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
@@ -1162,6 +1166,7 @@ static void fs_forget_cache(struct inode *in)
 {
 	inode_lock();
 	in->kernel_version = 0;
+	in->attr_version = 0;
 	inode_unlock();
 }
 
@@ -1295,7 +1300,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	inode_lock();
 	is_shared = f->is_shared_write;
 	if (is_shared)
-		f->in->kernel_version = 0;
+		f->in->kernel_version = f->in->attr_version = 0;
 	else if (!f->is_append_only)
 		f->in->kernel_version = out.version;
 	inode_unlock();
@@ -1351,7 +1356,7 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 {
 	bool is_writable = (fi->flags & O_ACCMODE) != O_RDONLY;
 	bool is_append = (fi->flags & O_APPEND) && is_writable;
-	bool is_unlinked;
+	bool is_unlinked, is_attr_stale;
 	struct store_attr a;
 	char key[FS_KEY_BUF];
 	struct file *f, *r;
@@ -1448,6 +1453,12 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	if (!fi->keep_cache)
 		in->inval_by = f;
 	in->kernel_version = a.version;
+	/*
+	 * Without keep_cache the kernel drops the pages itself; its size
+	 * and times must be asked again only if they are another
+	 * version's (or a writer's here).
+	 */
+	is_attr_stale = in->attr_version != a.version || in->writer;
 	for (r = in->files; is_writable && r; r = r->next) {
 		if (r->is_writable)
 			r->is_shared_write = f->is_shared_write = true;
@@ -1460,7 +1471,7 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	if (fi->flags & O_TRUNC)
 		fs_writer_changed(f, false);
 	/* A create's reply carries the attributes itself. */
-	if (!fi->keep_cache && !is_created)
+	if (!fi->keep_cache && !is_created && is_attr_stale)
 		fuse_lowlevel_notify_inval_inode(fs->se, in->ino, -1, 0);
 	fi->fh = (uint64_t)(uintptr_t)f;
 	return 0;

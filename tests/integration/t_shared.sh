@@ -74,6 +74,24 @@ is "$(cat "$B/cached")" second \
 printf 'third value, longer' >"$A/cached"
 is "$(cat "$B/cached")" "third value, longer" \
 	"cached: an open in B right after a longer put sees all of it"
+# B's kernel learns the new size by a stat or a listing (it keeps the
+# old pages): the next open drops those pages, and reads all of it.
+echo short >"$A/grown"
+is "$(cat "$B/grown")" short "cached: B reads a short value"
+printf 'a value grown much longer' >"$A/grown"
+sleep 1.5
+is "$(stat -c %s "$B/grown")" 25 "cached: B's stat after the cache time"
+is "$(cat "$B/grown")" "a value grown much longer" \
+	"cached: then an open in B reads all of the new value"
+printf 'grown again, and longer still' >"$A/grown"
+sleep 1.5
+ls -l "$B" >/dev/null
+is "$(cat "$B/grown")" "grown again, and longer still" \
+	"cached: the same after a listing (ls -l)"
+printf 'short again' >"$A/grown"
+is "$(cat "$B/grown")" "short again" \
+	"cached: and an open right after a shorter put reads just it"
+rm "$A/grown"
 rm "$A/cached"
 sleep 1.5
 fails_with "No such file or directory" \
