@@ -1923,13 +1923,6 @@ static int fs_status_ns(void *ctx, int64_t ns, const char *name)
 	char line[512];
 	int n;
 
-	/*
-	 * FIXME: the keys counted here include the rows of directories made
-	 * by mkdir (the schema's usage triggers count every row), so after
-	 * `mkdir -p a/b; echo x > a/b/k` status says 3 keys where `kvfs
-	 * list` shows 1.  Fixing it means triggers that count kind 0 only,
-	 * and a migration that counts again.
-	 */
 	s->rc = s->fs->st->ops->ns_usage(s->fs->st, ns, &u);
 	if (s->rc)
 		return 1;

@@ -57,6 +57,14 @@
 	" WHEN OLD.vfile IS NOT NULL AND OLD.vfile IS NOT NEW.vfile BEGIN"     \
 	" INSERT OR IGNORE INTO vgc VALUES (OLD.vfile); END;"
 
+/*
+ * The rows of directories (kind 1), so that usage counts keys alone
+ * without a scan: the triggers count every row.  Made at open in a
+ * database of an older kvfs (same schema number: older kvfs ignore it).
+ */
+#define SQ_DIRS_SQL                                                            \
+	"CREATE INDEX IF NOT EXISTS kv_dirs ON kv(ns) WHERE kind = 1;"
+
 static const char sq_schema_sql[] =
     "PRAGMA application_id = 1802921587;"
     "PRAGMA user_version = 2;"
@@ -86,7 +94,7 @@ static const char sq_schema_sql[] =
     "CREATE TABLE xattr(row INTEGER NOT NULL, name TEXT NOT NULL,"
     " value BLOB NOT NULL, PRIMARY KEY(row, name)) WITHOUT ROWID;"
     "CREATE TRIGGER kv_del_xattr AFTER DELETE ON kv BEGIN"
-    " DELETE FROM xattr WHERE row = OLD.id; END;" SQ_VFILE_SQL;
+    " DELETE FROM xattr WHERE row = OLD.id; END;" SQ_VFILE_SQL SQ_DIRS_SQL;
 
 /* From schema 1, which kept every value in kv.value. */
 static const char sq_migrate_1_sql[] =
@@ -241,8 +249,12 @@ static const char *const sq_stmt_sql[SQ_STMT_COUNT] = {
 			" WHERE ns = ?1 AND key >= ?2 AND key < ?4",
     [SQ_REMOVE_KEY_ANY] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2"
 			  " AND kind = ?3",
-    [SQ_USAGE] = "SELECT total(bytes), total(keys) FROM ns",
-    [SQ_NS_USAGE] = "SELECT total(bytes), total(keys) FROM ns WHERE id = ?1",
+    /* The triggers count directory rows too (size 0): not keys. */
+    [SQ_USAGE] = "SELECT total(bytes), total(keys) - (SELECT count(*)"
+		 " FROM kv INDEXED BY kv_dirs WHERE kind = 1) FROM ns",
+    [SQ_NS_USAGE] = "SELECT total(bytes), total(keys) - (SELECT count(*)"
+		    " FROM kv INDEXED BY kv_dirs WHERE ns = ?1 AND kind = 1)"
+		    " FROM ns WHERE id = ?1",
     [SQ_ROW_ID] = "SELECT id FROM kv"
 		  " WHERE ns = ?1 AND key = ?2 AND kind = ?3 AND " SQ_LIVE,
     [SQ_META_GET] = "SELECT metadata FROM kv"
@@ -2373,6 +2385,11 @@ int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
 		return -EROFS;
 	}
 	rc = sq_check_or_create(db, path, err, err_size);
+	if (rc == 0 && sqlite3_exec(db, SQ_DIRS_SQL, NULL, NULL, NULL)) {
+		snprintf(err, err_size, "%s: cannot add an index: %s", path,
+			 sqlite3_errmsg(db));
+		rc = sq_errno(db, sqlite3_errcode(db), "index") ?: -EIO;
+	}
 	if (rc == 0 &&
 	    sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) {
 		snprintf(err, err_size, "%s: cannot use WAL mode: %s", path,

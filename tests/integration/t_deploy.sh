@@ -290,6 +290,12 @@ like "$KV_LAST_OUT" "*keys: 2*bytes: 12*" "kvfs status: the totals"
 like "$KV_LAST_OUT" "*config: ${KV_CONFS[s]}*" "kvfs status: the config's path"
 like "$KV_LAST_OUT" "*open files: 1*" "kvfs status: the open files"
 like "$KV_LAST_OUT" "*puts since mount: 2*" "kvfs status: puts since mount"
+mkdir -p "$KV_MNT/other/a/b" && echo x >"$KV_MNT/other/a/b/k" &&
+	chmod 0750 "$KV_MNT/other"
+run "$KVFS_BIN" status "$KV_MNT"
+like "$KV_LAST_OUT" "*namespace other: 1 keys, 2 bytes*" \
+	"kvfs status: directories made with mkdir are not keys"
+like "$KV_LAST_OUT" "*keys: 3*bytes: 14*" "kvfs status: nor in the totals"
 is "$(ls -A "$KV_MNT" | tr '\n' ' ')" "ns other " \
 	"the status file is not listed"
 fails_with "File exists" "no namespace can take the status file's name" \
