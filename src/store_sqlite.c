@@ -4,11 +4,13 @@
  * connections (one per concurrent request, each with its prepared
  * statements) and never holds a transaction across calls.
  *
- * Schema (user_version 1, application_id 'kvfs'):
- *   ns(id, name, bytes, keys)   bytes/keys kept by triggers, so usage()
- *                               never scans
+ * Schema (user_version 2, application_id 'kvfs'):
+ *   ns(id, name, bytes, keys)   bytes/keys kept by triggers (rows of
+ *                               both kinds), so usage() never scans
  *   kv(id, ns, key, kind, size, mode, uid, gid, mtime_ns, ctime_ns,
- *      expiration, metadata, version, value)
+ *      expiration, metadata, version, value, vfile)
+ *   xattr(row, name, value)     a row's user.* attributes
+ *   vgc(name)                   value files to unlink (sq_gc)
  * value is the last column, so reading attributes never walks a large
  * value's overflow pages; id is the rowid that incremental blob I/O
  * needs.  Keys are BLOBs: SQLite compares them with memcmp, which is
