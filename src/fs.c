@@ -274,13 +274,19 @@ static void fs_writer_size(struct inode *in, struct stat *st)
  * The kernel was sent the attributes of version of in's key.  If that
  * is not the version its pages came from, it may have kept those pages
  * under the new size, or dropped them: the next open must not keep them.
+ *
+ * Only the first reply with attributes of an inode surely sets them:
+ * the kernel makes its inode from it.  It drops the attributes of a
+ * later reply when another reply overtook it, so after one attr_version
+ * is unsure.
  */
 static void fs_kernel_saw(struct inode *in, uint64_t version)
 {
 	inode_lock();
 	if (in->kernel_version != version)
 		in->kernel_version = 0;
-	in->attr_version = version;
+	in->attr_version = in->is_attr_sent ? 0 : version;
+	in->is_attr_sent = true;
 	inode_unlock();
 }
 

@@ -48,7 +48,8 @@ struct inode {
 	bool is_unlinked;	  /* lock; key deleted or replaced */
 	uint64_t kernel_version;  /* lock; value version the kernel caches */
 	uint64_t attr_version;	  /* lock; the version of the attributes
-				     the kernel was last sent, 0: unsure */
+				     the kernel has, 0: unsure */
+	bool is_attr_sent;	  /* lock; the kernel was sent attributes */
 	struct file *inval_by;	  /* lock; an open whose reply dropped the
 				     kernel's pages, until its first request */
 	struct file *files;	  /* lock; open files, linked by next */
