@@ -1067,6 +1067,52 @@ static int fs_file_load(struct fs *fs, struct file *f)
 	return rc;
 }
 
+/* Which open files fs_hold_files() takes. */
+enum fs_pick {
+	FS_READERS,	    /* open read-only */
+	FS_COPY_WRITERS, /* open for writing, holding a copy of the value */
+};
+
+static bool fs_picks(const struct file *f, enum fs_pick pick,
+		     const struct file *but)
+{
+	if (f == but)
+		return false;
+	if (pick == FS_READERS)
+		return !f->is_writable;
+	return f->is_writable && (f->is_loaded || f->is_pending);
+}
+
+/*
+ * The open files of in of the kind pick, but, each held (fs_file_hold),
+ * in a new array of *n (NULL and 0 if none, or no memory: logged).
+ * Caller holds the inode lock.
+ */
+static struct file **fs_hold_files(struct inode *in, enum fs_pick pick,
+				   const struct file *but, int *n)
+{
+	struct file **files, *f;
+	int count = 0;
+
+	*n = 0;
+	for (f = in ? in->files : NULL; f; f = f->next)
+		count += fs_picks(f, pick, but);
+	if (count == 0)
+		return NULL;
+	files = malloc(sizeof(*files) * (size_t)count);
+	if (!files) {
+		log_error("out of memory for %d open files", count);
+		return NULL;
+	}
+	for (f = in->files; f; f = f->next) {
+		if (fs_picks(f, pick, but)) {
+			fs_file_hold(f);
+			files[(*n)++] = f;
+		}
+	}
+	return files;
+}
+
 /*
  * Before the value of key changes through this mount, let every file
  * still reading the old value take its copy.  Caller holds change_lock.
@@ -1074,19 +1120,12 @@ static int fs_file_load(struct fs *fs, struct file *f)
 static void fs_preserve_readers(struct fs *fs, int64_t ns, const char *key,
 				size_t len)
 {
-	struct file *files[64];
-	struct inode *in;
-	struct file *f;
-	int i, n = 0, rc;
+	struct file **files;
+	int i, n, rc;
 
 	inode_lock();
-	in = inode_by_name(INODE_KEY, ns, key, len);
-	for (f = in ? in->files : NULL; f && n < 64; f = f->next) {
-		if (!f->is_writable) {
-			fs_file_hold(f);
-			files[n++] = f;
-		}
-	}
+	files = fs_hold_files(inode_by_name(INODE_KEY, ns, key, len),
+			      FS_READERS, NULL, &n);
 	inode_unlock();
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&files[i]->lock);
@@ -1102,6 +1141,7 @@ static void fs_preserve_readers(struct fs *fs, int64_t ns, const char *key,
 				 strerror(-rc));
 		}
 	}
+	free(files);
 }
 
 /*
@@ -1142,17 +1182,13 @@ static void fs_writer_changed(struct file *f, bool is_stored)
  */
 static void fs_refresh_readers(struct file *f)
 {
-	struct file *readers[64], *r;
-	int i, n = 0;
+	struct file **readers;
+	int i, n;
 
 	inode_lock();
-	for (r = f->in->files; r && n < 64; r = r->next) {
-		if (r != f && !r->is_writable) {
-			fs_file_hold(r);
-			r->version = 0; /* it reads the new value next */
-			readers[n++] = r;
-		}
-	}
+	readers = fs_hold_files(f->in, FS_READERS, f, &n);
+	for (i = 0; i < n; i++)
+		readers[i]->version = 0; /* it reads the new value next */
 	inode_unlock();
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&readers[i]->lock);
@@ -1161,6 +1197,7 @@ static void fs_refresh_readers(struct file *f)
 		pthread_mutex_unlock(&readers[i]->lock);
 		fs_file_drop(readers[i]);
 	}
+	free(readers);
 }
 
 /*
@@ -2067,17 +2104,11 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
  */
 static void fs_truncate_writers(struct fs *fs, struct inode *in, uint64_t size)
 {
-	struct file *files[64];
-	struct file *f;
-	int i, n = 0, rc;
+	struct file **files, *f;
+	int i, n, rc;
 
 	inode_lock();
-	for (f = in->files; f && n < 64; f = f->next) {
-		if (f->is_writable && (f->is_loaded || f->is_pending)) {
-			fs_file_hold(f);
-			files[n++] = f;
-		}
-	}
+	files = fs_hold_files(in, FS_COPY_WRITERS, NULL, &n);
 	inode_unlock();
 	for (i = 0; i < n; i++) {
 		f = files[i];
@@ -2092,6 +2123,7 @@ static void fs_truncate_writers(struct fs *fs, struct inode *in, uint64_t size)
 		pthread_mutex_unlock(&f->lock);
 		fs_file_drop(f);
 	}
+	free(files);
 }
 
 /*

@@ -102,6 +102,18 @@ os.close(fd)
 print(repr(open(p, "rb").read()))' "$N/cut" | tr '\n' ' ')" \
 	"b'ab\\x00\\x00\\x00\\x00X' b'ab\\x00\\x00!' " \
 	"truncate of the path while a writer and an appender hold bytes not yet stored"
+is "$(py '
+p = a[0]
+with open(p, "wb") as f:
+    f.write(b"0123456789" * 10)
+fds = [os.open(p, os.O_RDWR) for _ in range(70)]
+for i, fd in enumerate(fds):
+    os.pwrite(fd, b"w", i)
+os.truncate(p, 2)
+for fd in fds[1:] + fds[:1]:
+    os.close(fd)
+print(len(open(p, "rb").read()))' "$N/cut" 2>&1)" 2 \
+	"truncate of the path cuts all of 70 writers' copies"
 
 run py '
 fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
