@@ -729,13 +729,18 @@ static void test_namespaces(void)
 	CHECK(f.st->ops->remove(f.st, beta, K("d/"), STORE_DIR) == 0 &&
 		  f.st->ops->ns_remove(f.st, "beta") == 0,
 	      "ns_remove of beta once it is empty");
-	/* SQLite gives the next namespace the id alpha had. */
+	/* SQLite alone would give the next namespace the id alpha had. */
 	rc = f.st->ops->ns_create(f.st, "gamma", &id);
-	if (rc == 0)
-		rc = list_rows(f.st, id, NULL, 0, NULL, 0, NO_LIMIT, &r);
-	CHECK(rc == 0 && id == alpha && r.n == 0,
-	      "a namespace made later with alpha's id shows nothing (%d, %zu "
-	      "rows)",
+	CHECK(rc == 0 && id > beta,
+	      "a namespace made later gets a new id, none a removed one had "
+	      "(%d, %lld after %lld)",
+	      rc, (long long)id, (long long)beta);
+	rc = put_val(f.st, alpha, K("late"), "v", 1, 0, NULL);
+	CHECK(rc == -ENOENT &&
+		  list_rows(f.st, id, NULL, 0, NULL, 0, NO_LIMIT, &r) == 0 &&
+		  r.n == 0,
+	      "so a put into the removed alpha is still -ENOENT, and gamma "
+	      "shows nothing (%d, %zu rows)",
 	      rc, r.n);
 	free(r.v);
 	teardown(&f);
