@@ -1069,7 +1069,7 @@ static int fs_file_load(struct fs *fs, struct file *f)
 
 /* Which open files fs_hold_files() takes. */
 enum fs_pick {
-	FS_READERS,	    /* open read-only */
+	FS_READERS,	 /* open read-only */
 	FS_COPY_WRITERS, /* open for writing, holding a copy of the value */
 };
 
@@ -1288,14 +1288,9 @@ static int fs_file_store(struct fs *fs, struct file *f)
 	put.flags = STORE_PUT_KEEP_META | STORE_PUT_NEW_ONLY_ATTR;
 	/* put.attr.mtime_ns was set above, with the key */
 	/*
-	 * FIXME: when an O_APPEND writer and an O_TRUNC writer have the
-	 * same file open at once through this mount, a reader afterwards
-	 * now and then reads what neither stored: the value cut at the size
-	 * the kernel computed for the append (zeros at its end), or pages
-	 * of the two writers mixed at the stored size.  The cause is not
-	 * found yet.  `SOAK_MIXED_APPEND=1 KVFS_SOAK_SEC=50 tests/run.sh
-	 * t_soak` shows it in about one run of two; t_soak otherwise keeps
-	 * appends and rewrites on keys of their own.
+	 * FIXME: after an O_APPEND writer and an O_TRUNC writer had this
+	 * file open at once, a reader may get a torn value; see the FIXME
+	 * in fs_open_in (SOAK_MIXED_APPEND=1 shows it most).
 	 */
 	if (f->is_append_only)
 		put.flags |= STORE_PUT_APPEND;
@@ -1495,6 +1490,18 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	 * The kernel drops the pages of an open without keep_cache after
 	 * the reply: until that open's first request, another open must
 	 * not keep what may still be there.
+	 *
+	 * FIXME: under t_soak's load (16 processes rewriting, appending,
+	 * renaming and reading 40 keys through one mount or two), a reader
+	 * now and then gets what no close stored, with no writer of that
+	 * key open on its mount: pages of two versions of one size mixed,
+	 * or the value cut with zeros at its end.  About one 8 s run in six
+	 * shows one such read, most runs of 50 s do, more often when
+	 * O_APPEND and O_TRUNC writers share keys (SOAK_MIXED_APPEND=1);
+	 * kvfs of before 2026-12-05 shows it too.  Some path leaves the
+	 * kernel pages of one version while kernel_version (or the size it
+	 * was sent) says another; not found yet.  What is stored is whole.
+	 * t_soak marks its torn-read checks TODO until this is fixed.
 	 */
 	fi->keep_cache = in->kernel_version == a.version && !in->inval_by;
 	if (!fi->keep_cache)

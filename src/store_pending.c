@@ -595,8 +595,7 @@ static int pd_remove(struct store *st, int64_t ns, const char *key, size_t len,
 	return e && rc == -ENOENT ? 0 : rc;
 }
 
-static void pd_forget(struct store *st, int64_t ns, const char *key,
-		      size_t len)
+static void pd_forget(struct store *st, int64_t ns, const char *key, size_t len)
 {
 	struct pd_store *p = pd_of(st);
 	struct pd_entry *e = pd_claim(p, ns, key, len);

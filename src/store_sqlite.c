@@ -2403,8 +2403,8 @@ int store_sqlite_open(const char *path, int busy_timeout_ms, bool is_sync_full,
 	}
 	rc = sq_check_or_create(db, path, err, err_size);
 	if (rc == 0 && sqlite3_exec(db, SQ_ADDED_SQL, NULL, NULL, NULL)) {
-		snprintf(err, err_size, "%s: cannot add to the schema: %s", path,
-			 sqlite3_errmsg(db));
+		snprintf(err, err_size, "%s: cannot add to the schema: %s",
+			 path, sqlite3_errmsg(db));
 		rc = sq_errno(db, sqlite3_errcode(db), "index") ?: -EIO;
 	}
 	if (rc == 0 &&

@@ -6,7 +6,9 @@
 # dies, times out, exits non-zero without a failing check, prints no
 # check at all, or (integration scripts) stops before its closing plan
 # line "1..N" counts as one more failure.  At the end the failing lines
-# are printed again, then one closing line "N passed, N failed".  Exit
+# are printed again, then one closing line "N passed, N failed".  A
+# "not ok ... # TODO reason" line is a known failure (TAP's TODO): listed
+# apart, in neither total, and it fails nothing.  Exit
 # status 0 only if nothing failed.
 #
 # Usage: tests/run.sh [FILTER]
@@ -35,6 +37,7 @@ export KVFS_TEST_TMP=$run_tmp
 passed=0
 failed=0
 failures=()
+todos=()
 
 # Unmount whatever a dead script left mounted below the run's directory
 # and stop the daemons it started (their PIDs are in kvfs.pid files
@@ -63,7 +66,8 @@ sweep() {
 
 # run_one KIND FILE: run one test program, echo its output, count it.
 run_one() {
-	local kind=$1 file=$2 out rc start line nok=0 nfail=0 plan='' died=''
+	local kind=$1 file=$2 out rc start line nok=0 nfail=0 ntodo=0 plan=''
+	local died=''
 	out=$(mktemp "$run_tmp/out.XXXXXX")
 
 	echo "# ---- $file"
@@ -76,6 +80,10 @@ run_one() {
 		case $line in
 		"ok "*)
 			nok=$((nok + 1))
+			;;
+		"not ok "*" # TODO "*)
+			ntodo=$((ntodo + 1))
+			todos+=("$file: $line")
 			;;
 		"not ok "*)
 			nfail=$((nfail + 1))
@@ -97,12 +105,12 @@ run_one() {
 		died="killed by signal $((rc - 128))"
 	elif [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
 		died="exited with status $rc but no check failed"
-	elif [ $((nok + nfail)) -eq 0 ]; then
+	elif [ $((nok + nfail + ntodo)) -eq 0 ]; then
 		died="ran no check"
 	elif [ "$kind" = integration ] && [ -z "$plan" ]; then
 		died="stopped before its end (no 1..N line)"
-	elif [ -n "$plan" ] && [ "$plan" != $((nok + nfail)) ]; then
-		died="planned $plan checks but ran $((nok + nfail))"
+	elif [ -n "$plan" ] && [ "$plan" != $((nok + nfail + ntodo)) ]; then
+		died="planned $plan checks but ran $((nok + nfail + ntodo))"
 	fi
 
 	passed=$((passed + nok))
@@ -142,6 +150,13 @@ else
 	rm -rf "$run_tmp"
 fi
 
+if [ "${#todos[@]}" -gt 0 ]; then
+	echo
+	echo "# Known failures (# TODO: counted in neither total; see each FIXME):"
+	for line in "${todos[@]}"; do
+		echo "$line"
+	done
+fi
 if [ "${#failures[@]}" -gt 0 ]; then
 	echo
 	echo "# Failures:"

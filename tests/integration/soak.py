@@ -39,8 +39,8 @@ import time
 
 # Appends go to keys of their own (a*), and renames stay within each
 # set, so an O_APPEND writer never shares an inode with an O_TRUNC
-# writer: when they do, a read afterwards may be torn (FIXME in fs.c,
-# fs_file_store).  SOAK_MIXED_APPEND=1 mixes them and shows it.
+# writer: when they do, torn reads (FIXME in fs.c, fs_open_in) are
+# most frequent.  SOAK_MIXED_APPEND=1 mixes them and shows it.
 KEYS = ["k%02d" % i for i in range(24)] + ["sub/k%02d" % i for i in range(8)]
 AKEYS = ["a%02d" % i for i in range(6)] + ["sub/a%02d" % i for i in range(2)]
 if os.environ.get("SOAK_MIXED_APPEND") == "1":
