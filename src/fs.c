@@ -2108,6 +2108,26 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 }
 
 /*
+ * ftruncate(2) of the open file f: its copy of the value, stored at its
+ * next flush.  Caller holds change_lock.
+ */
+static int fs_file_cut(struct fs *fs, struct file *f, uint64_t size)
+{
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	rc = fs_file_load(fs, f);
+	if (rc == 0 && f->size != size)
+		rc = file_truncate(f, size);
+	if (rc == 0) {
+		f->is_written = true;
+		fs_writer_changed(f, false);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+/*
  * Truncate the copy of each file open for writing on in that holds one
  * (loaded, or with appends not yet stored), as ftruncate(2) on it
  * would: its close stores its own bytes, and they must be cut too.
@@ -2115,24 +2135,16 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
  */
 static void fs_truncate_writers(struct fs *fs, struct inode *in, uint64_t size)
 {
-	struct file **files, *f;
-	int i, n, rc;
+	struct file **files;
+	int i, n;
 
 	inode_lock();
 	files = fs_hold_files(in, FS_COPY_WRITERS, NULL, &n);
 	inode_unlock();
 	for (i = 0; i < n; i++) {
-		f = files[i];
-		pthread_mutex_lock(&f->lock);
-		rc = fs_file_load(fs, f);
-		if (rc == 0 && f->size != size)
-			rc = file_truncate(f, size);
-		if (rc == 0) {
-			f->is_written = true;
-			fs_writer_changed(f, false);
-		}
-		pthread_mutex_unlock(&f->lock);
-		fs_file_drop(f);
+		(void)fs_file_cut(fs, files[i],
+				  size); /* as its own ftruncate */
+		fs_file_drop(files[i]);
 	}
 	free(files);
 }
@@ -2190,21 +2202,11 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (kind == STORE_DIR)
 			return -EISDIR;
-		if (fi) {
-			struct file *f = fs_file(fi);
-
-			pthread_mutex_lock(&f->lock);
-			rc = fs_file_load(fs, f);
-			if (rc == 0)
-				rc = file_truncate(f, (uint64_t)attr->st_size);
-			if (rc == 0) {
-				f->is_written = true;
-				fs_writer_changed(f, false);
-			}
-			pthread_mutex_unlock(&f->lock);
-		} else {
+		if (fi)
+			rc = fs_file_cut(fs, fs_file(fi),
+					 (uint64_t)attr->st_size);
+		else
 			rc = fs_truncate_key(fs, in, (uint64_t)attr->st_size);
-		}
 		if (rc)
 			return rc;
 	}
