@@ -257,16 +257,29 @@ static bool fs_split_stale(struct inode *in, uint64_t version)
 }
 
 /*
- * While a file open for writing holds changes, the size the kernel must
- * see is the one it will store, not the stored one.
+ * The size to send the kernel for in, whose stored size st holds.
+ * While a file open for writing holds changes, the kernel must see the
+ * size it will store, not the stored one.
+ *
+ * And then never less than write_end: the kernel took its size from
+ * the writes, and a smaller one in a reply makes it cut its page cache,
+ * zeroing the tail of a page that a WRITE still on its way to kvfs
+ * sends its bytes from.  The kernel guards only writes that grow the
+ * file; with two files writing one key, the second one's writes land
+ * inside the first one's size, and the value its close stores would
+ * have zeros where a write raced a stat.
  */
 static void fs_writer_size(struct inode *in, struct stat *st)
 {
+	uint64_t size = (uint64_t)st->st_size;
+
 	inode_lock();
-	if (in->writer) {
-		st->st_size = (off_t)in->writer_size;
-		st->st_blocks = (blkcnt_t)((in->writer_size + 511) / 512);
-	}
+	if (in->writer)
+		size = in->writer_size > in->write_end ? in->writer_size
+						       : in->write_end;
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	in->sent_size = size;
 	inode_unlock();
 }
 
@@ -1156,6 +1169,15 @@ static void fs_writer_changed(struct file *f, bool is_stored)
 
 	inode_lock();
 	f->is_pending = !is_stored;
+	/*
+	 * The kernel's size as the first file takes changes: 0 after an
+	 * O_TRUNC open, else what it was sent; writes grow it (fs_op_write).
+	 * (Not exact: a reply the kernel dropped as stale leaves it a size
+	 * sent_size does not know.  Writers' own sizes cover it but for a
+	 * second file's rewrite racing a stat then.)
+	 */
+	if (!is_stored && !in->writer)
+		in->write_end = f->is_written ? in->sent_size : 0;
 	if (!is_stored) {
 		in->pending_mtime_ns = 0; /* a write sets the time anew */
 		in->writer = f;
@@ -1287,11 +1309,6 @@ static int fs_file_store(struct fs *fs, struct file *f)
 
 	put.flags = STORE_PUT_KEEP_META | STORE_PUT_NEW_ONLY_ATTR;
 	/* put.attr.mtime_ns was set above, with the key */
-	/*
-	 * FIXME: after an O_APPEND writer and an O_TRUNC writer had this
-	 * file open at once, a reader may get a torn value; see the FIXME
-	 * in fs_open_in (SOAK_MIXED_APPEND=1 shows it most).
-	 */
 	if (f->is_append_only)
 		put.flags |= STORE_PUT_APPEND;
 	else if (f->fd >= 0)
@@ -1490,18 +1507,6 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	 * The kernel drops the pages of an open without keep_cache after
 	 * the reply: until that open's first request, another open must
 	 * not keep what may still be there.
-	 *
-	 * FIXME: under t_soak's load (16 processes rewriting, appending,
-	 * renaming and reading 40 keys through one mount or two), a reader
-	 * now and then gets what no close stored, with no writer of that
-	 * key open on its mount: pages of two versions of one size mixed,
-	 * or the value cut with zeros at its end.  About one 8 s run in six
-	 * shows one such read, most runs of 50 s do, more often when
-	 * O_APPEND and O_TRUNC writers share keys (SOAK_MIXED_APPEND=1);
-	 * kvfs of before 2026-12-05 shows it too.  Some path leaves the
-	 * kernel pages of one version while kernel_version (or the size it
-	 * was sent) says another; not found yet.  What is stored is whole.
-	 * t_soak marks its torn-read checks TODO until this is fixed.
 	 */
 	fi->keep_cache = in->kernel_version == a.version && !in->inval_by;
 	if (!fi->keep_cache)
@@ -2209,6 +2214,9 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 			rc = fs_truncate_key(fs, in, (uint64_t)attr->st_size);
 		if (rc)
 			return rc;
+		inode_lock();
+		in->write_end = (uint64_t)attr->st_size; /* the kernel cut */
+		inode_unlock();
 	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		a.mode = attr->st_mode;
@@ -2676,11 +2684,13 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	struct fs *fs = fs_of(req);
 	struct file *f = fs_file(fi);
+	uint64_t end;
 	int rc = 0;
 
 	(void)ino;
 	fs_file_opened(f);
 	pthread_mutex_lock(&f->lock);
+	end = (uint64_t)off + size; /* the kernel's size after this write */
 	if (f->is_append_only)
 		off = (off_t)f->size; /* appends go after what is pending */
 	else
@@ -2690,6 +2700,10 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	if (rc == 0) {
 		f->is_written = true;
 		fs_writer_changed(f, false);
+		inode_lock();
+		if (f->in->write_end < end)
+			f->in->write_end = end;
+		inode_unlock();
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (rc)

@@ -37,14 +37,10 @@ import random
 import sys
 import time
 
-# Appends go to keys of their own (a*), and renames stay within each
-# set, so an O_APPEND writer never shares an inode with an O_TRUNC
-# writer: when they do, torn reads (FIXME in fs.c, fs_open_in) are
-# most frequent.  SOAK_MIXED_APPEND=1 mixes them and shows it.
-KEYS = ["k%02d" % i for i in range(24)] + ["sub/k%02d" % i for i in range(8)]
-AKEYS = ["a%02d" % i for i in range(6)] + ["sub/a%02d" % i for i in range(2)]
-if os.environ.get("SOAK_MIXED_APPEND") == "1":
-    KEYS, AKEYS = KEYS + AKEYS, KEYS + AKEYS
+# Rewrites (O_TRUNC) and appends (O_APPEND) go to any of the 40 keys, so
+# both kinds of writer share inodes, through one mount and across two.
+KEYS = (["k%02d" % i for i in range(24)] + ["sub/k%02d" % i for i in range(8)] +
+        ["a%02d" % i for i in range(6)] + ["sub/a%02d" % i for i in range(2)])
 SIZES = [0, 17, 500, 4000, 70000, 200000]
 BIG = 1200000  # past the daemon's 1 MiB buffer: spills to a temp file
 
@@ -132,10 +128,9 @@ class Worker:
         self.seq += 1
         return "p%02d.%06d" % (self.p, self.seq)
 
-    def path(self, keys=None):
+    def path(self):
         m = self.rnd.randrange(len(self.mounts))
-        keys = keys or self.rnd.choice([KEYS, KEYS, KEYS, AKEYS])
-        return m, os.path.join(self.mounts[m], self.rnd.choice(keys))
+        return m, os.path.join(self.mounts[m], self.rnd.choice(KEYS))
 
     def note(self, *fields):
         self.log.write(" ".join(str(f) for f in fields) + "\n")
@@ -144,7 +139,7 @@ class Worker:
         return BIG if self.rnd.random() < 0.01 else self.rnd.choice(SIZES)
 
     def op_write(self):
-        m, path = self.path(KEYS)
+        m, path = self.path()
         rid = self.new_id()
         data = record(rid, self.size(), b"W")
         cut = sorted(self.rnd.randrange(len(data) + 1) for _ in range(2))
@@ -159,7 +154,7 @@ class Worker:
                   os.path.relpath(path, self.mounts[m]), rid)
 
     def op_append(self):
-        m, path = self.path(AKEYS)
+        m, path = self.path()
         rid = self.new_id()
         t0 = time.monotonic()
         with open(path, "ab") as f:
@@ -182,9 +177,8 @@ class Worker:
                   describe(v, recs))
 
     def op_rename(self):
-        keys = self.rnd.choice([KEYS, KEYS, AKEYS])
-        m, src = self.path(keys)
-        dst = self.rnd.choice(keys)
+        m, src = self.path()
+        dst = self.rnd.choice(KEYS)
         t0 = time.monotonic()
         os.rename(src, os.path.join(self.mounts[m], dst))
         self.note("renamed", m, os.path.relpath(src, self.mounts[m]), dst,

@@ -196,6 +196,38 @@ m.flush(); m.close(); os.close(fd)' "$N/mapped"
 } >"$L/mapped"
 same_file "$N/mapped" "$L/mapped" "the mapped write reached the value"
 
+# ---- two files writing one key ---------------------------------------------
+# File b opens after file a: a's big write sets the kernel's size, so b's
+# small writes land inside it, where the kernel does not guard them
+# against a reply with a smaller size.  A process stats the key all the
+# while; b closes last, and its close must store b's bytes, every one.
+run py '
+open(a[0], "wb").close()
+end = time.monotonic() + 3
+pid = os.fork()
+if pid == 0:
+    while time.monotonic() < end:
+        os.stat(a[0])
+    os._exit(0)
+rounds = bad = 0
+while time.monotonic() < end:
+    rounds += 1
+    fa = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fb = os.open(a[0], os.O_WRONLY | os.O_TRUNC)
+    os.write(fa, b"a" * 200000)
+    want = bytes((rounds + i) % 251 + 1 for i in range(4000))
+    for off in range(0, len(want), 100):
+        os.write(fb, want[off:off + 100])
+    os.close(fa)
+    os.close(fb)
+    bad += open(a[0], "rb").read() != want
+    open(a[1], "wb").write(want)
+os.waitpid(pid, 0)
+print(rounds, bad)' "$N/rival" "$L/rival"
+num_cmp "${KV_LAST_OUT% *}" -gt 20 "two files wrote one key over and over (${KV_LAST_OUT% *} rounds)"
+is "${KV_LAST_OUT#* }" 0 "with stats meanwhile, the last close always stored exactly its bytes"
+same_file "$N/rival" "$L/rival" "the key holds the last round's bytes"
+
 # ---- after a remount, the store holds exactly what was written ------------
 kv_remount a
 N=$KV_MNT/ns
@@ -206,8 +238,9 @@ same_file "$N/rand" "$L/rand.want" "after remount: the dd-patched value"
 is "$(stat -c %s "$N/empty" 2>&1)" 0 "after remount: the empty value"
 is "$(cat "$N/log")" $'one\ntwo\nthree' "after remount: the appended value"
 same_file "$N/mapped" "$L/mapped" "after remount: the mmap-written value"
+same_file "$N/rival" "$L/rival" "after remount: the value two files wrote"
 is "$(LC_ALL=C ls "$N" | tr '\n' ' ')" \
-	"bytes cut empty excl fstat greeting inplace log mapped printf rand rs sameopen sparse touched trunc " \
+	"bytes cut empty excl fstat greeting inplace log mapped printf rand rival rs sameopen sparse touched trunc " \
 	"after remount: exactly the keys written, no more"
 
 done_testing

@@ -16,10 +16,9 @@ SEC=${KVFS_SOAK_SEC:-8}
 PROCS=${KVFS_SOAK_PROCS:-16}
 SOAK=$KVFS_ROOT/tests/integration/soak.py
 
-# soak LABEL VERIFY_ARGS MOUNT_DIR...: one run and its checks.  With
-# TODO set, a torn read is a known failure (see the FIXME it names).
+# soak LABEL VERIFY_ARGS MOUNT_DIR...: one run and its checks.
 soak() {
-	local label=$1 vargs=$2 logs todo=${TODO:-}
+	local label=$1 vargs=$2 logs
 	shift 2
 	logs=$(kv_tmpdir)
 	kv_track_dir "$logs"
@@ -44,13 +43,9 @@ soak() {
 		$vargs
 	st=$?
 	diag "$label: $KV_LAST_OUT"
-	KV_TODO=$todo
 	is "$st" 0 "$label: every key holds only completed writes and appends"
-	KV_TODO=
 	like "$KV_LAST_OUT" "*bad=0*" "$label: verify counted nothing bad"
-	KV_TODO=$todo
 	like "$KV_LAST_OUT" "*torn=0 *" "$label: no torn read"
-	KV_TODO=
 	num_cmp "$(echo "$KV_LAST_OUT" | sed -n 's/^keys=\([0-9]*\).*/\1/p')" \
 		-gt 0 "$label: keys are left to check"
 	is "$(sqlite3 -readonly -cmd '.timeout 5000' \
@@ -58,9 +53,6 @@ soak() {
 		"$label: integrity_check ok"
 }
 
-# The torn-read checks are known to fail now and then (FIXME in fs.c,
-# fs_open_in): they report, and fail nothing, until that is fixed.
-TODO="a rare torn read under this load, FIXME at fs_open_in"
 kv_mount one
 SOAK_IDS=(one)
 soak "one mount" "" "${KV_MNTS[one]}/ns"
