@@ -39,6 +39,8 @@ struct file {
 	uint64_t pending_size; /* inode lock; the size it will store */
 	bool is_shared_write;  /* inode lock; another file wrote the
 				  same inode while this one was open */
+	bool is_quiet;	       /* inode lock; flushed (closed) since its
+				  last write: no write of it in flight */
 	pthread_mutex_t lock;
 	bool is_writable;      /* opened for writing */
 	bool is_loaded;	       /* content holds the whole value */

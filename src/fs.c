@@ -256,18 +256,34 @@ static bool fs_split_stale(struct inode *in, uint64_t version)
 	return is_stale;
 }
 
+/* May a file of in have a write on its way?  Caller holds the lock. */
+static bool fs_is_writing_locked(const struct inode *in)
+{
+	const struct file *f;
+
+	for (f = in->files; f; f = f->next)
+		if (f->is_writable && !f->is_quiet)
+			return true;
+	return false;
+}
+
 /*
  * The size to send the kernel for in, whose stored size st holds.
  * While a file open for writing holds changes, the kernel must see the
  * size it will store, not the stored one.
  *
- * And then never less than write_end: the kernel took its size from
- * the writes, and a smaller one in a reply makes it cut its page cache,
- * zeroing the tail of a page that a WRITE still on its way to kvfs
- * sends its bytes from.  The kernel guards only writes that grow the
- * file; with two files writing one key, the second one's writes land
- * inside the first one's size, and the value its close stores would
- * have zeros where a write raced a stat.
+ * And while files write, never less than the size the kernel has: a
+ * smaller one makes it cut its page cache, zeroing the tail of a page
+ * that a WRITE still on its way to kvfs sends its bytes from.  The
+ * kernel guards only writes that grow the file; with two files writing
+ * one key, one's writes land inside the size the other's gave, and the
+ * value stored had zeros where a write raced a stat.
+ *
+ * FIXME: kernel_size misses what another mount did until the kernel
+ * asks again: a file that rewrites past the new end of a value another
+ * mount shortened, inside the size the kernel still has, can have that
+ * write zeroed by a stat racing it.  So can a write through one
+ * descriptor racing the close of another descriptor of the same open.
  */
 static void fs_writer_size(struct inode *in, struct stat *st)
 {
@@ -275,11 +291,12 @@ static void fs_writer_size(struct inode *in, struct stat *st)
 
 	inode_lock();
 	if (in->writer)
-		size = in->writer_size > in->write_end ? in->writer_size
-						       : in->write_end;
+		size = in->writer_size;
+	if (fs_is_writing_locked(in) && size < in->kernel_size)
+		size = in->kernel_size;
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	in->sent_size = size;
+	in->kernel_size = size;
 	inode_unlock();
 }
 
@@ -293,9 +310,17 @@ static void fs_writer_size(struct inode *in, struct stat *st)
  * later reply when another reply overtook it, so after one attr_version
  * is unsure.
  */
-static void fs_kernel_saw(struct inode *in, uint64_t version)
+static void fs_kernel_saw(struct inode *in, const struct store_attr *a)
 {
+	uint64_t version = a->version;
+
 	inode_lock();
+	/*
+	 * A value this mount did not store, with nothing held here: its
+	 * size is the kernel's from this reply on (fs_writer_size).
+	 */
+	if (version != in->stored_version && !in->writer)
+		in->kernel_size = a->size;
 	if (in->kernel_version != version)
 		in->kernel_version = 0;
 	in->attr_version = in->is_attr_sent ? 0 : version;
@@ -467,8 +492,8 @@ static int fs_lookup_name(struct fs *fs, struct fs_name *n,
 	if (!in)
 		return -ENOMEM;
 	fs_fill_stat(fs, in->ino, INODE_KEY, &a, &e->attr);
+	fs_kernel_saw(in, &a);
 	fs_writer_size(in, &e->attr); /* else the kernel cuts its pages */
-	fs_kernel_saw(in, a.version);
 found:
 	e->ino = in->ino;
 	e->attr_timeout = e->entry_timeout = fs_cache_sec(fs, NULL);
@@ -626,7 +651,7 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 		if (rc == 0) {
 			fs_fill_stat(fs, ino, type, &a, st);
 			*timeout = fs_cache_sec(fs, &a);
-			fs_kernel_saw(in, a.version);
+			fs_kernel_saw(in, &a);
 		}
 		return rc == -ENOENT ? -ESTALE : rc;
 	}
@@ -1169,15 +1194,6 @@ static void fs_writer_changed(struct file *f, bool is_stored)
 
 	inode_lock();
 	f->is_pending = !is_stored;
-	/*
-	 * The kernel's size as the first file takes changes: 0 after an
-	 * O_TRUNC open, else what it was sent; writes grow it (fs_op_write).
-	 * (Not exact: a reply the kernel dropped as stale leaves it a size
-	 * sent_size does not know.  Writers' own sizes cover it but for a
-	 * second file's rewrite racing a stat then.)
-	 */
-	if (!is_stored && !in->writer)
-		in->write_end = f->is_written ? in->sent_size : 0;
 	if (!is_stored) {
 		in->pending_mtime_ns = 0; /* a write sets the time anew */
 		in->writer = f;
@@ -1358,6 +1374,7 @@ static int fs_file_store(struct fs *fs, struct file *f)
 		file_clear(f); /* the appended bytes are stored */
 	inode_lock();
 	is_shared = f->is_shared_write;
+	f->in->stored_version = out.version;
 	if (is_shared)
 		f->in->kernel_version = f->in->attr_version = 0;
 	else if (!f->is_append_only)
@@ -1518,6 +1535,14 @@ static int fs_open_in(struct fs *fs, struct inode *in,
 	 * version's (or a writer's here).
 	 */
 	is_attr_stale = in->attr_version != a.version || in->writer;
+	/*
+	 * The kernel's size: 0 after an O_TRUNC open, else, unless other
+	 * files write, this version's (it asks again if it has another).
+	 */
+	if (fi->flags & O_TRUNC)
+		in->kernel_size = 0;
+	else if (is_writable && !fs_is_writing_locked(in))
+		in->kernel_size = a.size;
 	for (r = in->files; is_writable && r; r = r->next) {
 		if (r->is_writable)
 			r->is_shared_write = f->is_shared_write = true;
@@ -1630,8 +1655,8 @@ static int fs_fill_add(struct fs_fill *fl, struct fs_entry *en, uint64_t c,
 		fs_fill_stat(fl->fs, in->ino, en->type,
 			     en->has_attr ? &en->attr : NULL, &e.attr);
 		if (en->type == INODE_KEY) {
+			fs_kernel_saw(in, &en->attr);
 			fs_writer_size(in, &e.attr);
-			fs_kernel_saw(in, en->attr.version);
 		}
 		e.attr_timeout = e.entry_timeout =
 		    fs_cache_sec(fl->fs, en->has_attr ? &en->attr : NULL);
@@ -2215,7 +2240,7 @@ static int fs_setattr_in(struct fs *fs, struct inode *in, struct stat *attr,
 		if (rc)
 			return rc;
 		inode_lock();
-		in->write_end = (uint64_t)attr->st_size; /* the kernel cut */
+		in->kernel_size = (uint64_t)attr->st_size; /* it cut too */
 		inode_unlock();
 	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
@@ -2448,7 +2473,7 @@ static int fs_created_entry(struct fs *fs, struct fs_name *n,
 		return -ENOMEM;
 	memset(e, 0, sizeof(*e));
 	fs_fill_stat(fs, in->ino, INODE_KEY, a, &e->attr);
-	fs_kernel_saw(in, a->version);
+	fs_kernel_saw(in, a);
 	e->ino = in->ino;
 	e->attr_timeout = e->entry_timeout = fs_cache_sec(fs, a);
 	return 0;
@@ -2701,8 +2726,9 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		f->is_written = true;
 		fs_writer_changed(f, false);
 		inode_lock();
-		if (f->in->write_end < end)
-			f->in->write_end = end;
+		f->is_quiet = false;
+		if (f->in->kernel_size < end)
+			f->in->kernel_size = end;
 		inode_unlock();
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -2735,6 +2761,9 @@ static void fs_op_flush(fuse_req_t req, fuse_ino_t ino,
 	pthread_mutex_unlock(&f->lock);
 	if (!is_bare_trunc)
 		rc = fs_store_locked(fs_of(req), f);
+	inode_lock();
+	f->is_quiet = true;
+	inode_unlock();
 	fuse_reply_err(req, -rc);
 }
 

@@ -56,10 +56,10 @@ struct inode {
 	struct file *writer;	  /* lock; the file that last changed the
 				     content and has not stored it, or NULL */
 	uint64_t writer_size;	  /* lock; that file's size */
-	uint64_t write_end;	  /* lock; while writer is set: the largest
-				     size the kernel may hold from the
-				     writes (fs_writer_size) */
-	uint64_t sent_size;	  /* lock; the size last sent the kernel */
+	uint64_t kernel_size;	  /* lock; the size the kernel has, as far
+				     as kvfs can tell (fs_writer_size) */
+	uint64_t stored_version;  /* lock; the version this mount stored
+				     last */
 	int64_t pending_mtime_ns; /* lock; mtime set while a writer had
 				     changes not yet stored, 0: none */
 	struct store_attr dir_attr; /* lock; a directory's own row, */

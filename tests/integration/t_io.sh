@@ -228,6 +228,29 @@ num_cmp "${KV_LAST_OUT% *}" -gt 20 "two files wrote one key over and over (${KV_
 is "${KV_LAST_OUT#* }" 0 "with stats meanwhile, the last close always stored exactly its bytes"
 same_file "$N/rival" "$L/rival" "the key holds the last round's bytes"
 
+# The size the kernel has follows O_TRUNC opens and writes, not only what
+# kvfs last told it: sizes and SEEK_END are those of a local file.
+run py '
+fd = os.open(a[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"a" * 200000); os.close(fd)
+os.stat(a[0])
+fd = os.open(a[0], os.O_WRONLY | os.O_TRUNC); os.write(fd, b"b" * 10); os.close(fd)
+fd = os.open(a[0], os.O_RDWR); os.write(fd, b"hi")
+print(os.stat(a[0]).st_size)
+os.lseek(fd, 0, os.SEEK_END); os.write(fd, b"END"); os.close(fd)
+print(open(a[0], "rb").read().decode())' "$N/resize"
+is "$KV_LAST_OUT" $'10\nhibbbbbbbbEND' "a rewrite after a shrink: stat and SEEK_END see the new size"
+run py '
+open(a[0], "wb").close()
+fa = os.open(a[0], os.O_WRONLY); os.write(fa, b"a" * 200000)
+fb = os.open(a[0], os.O_WRONLY | os.O_TRUNC); print(os.stat(a[0]).st_size)
+os.write(fb, b"x"); print(os.stat(a[0]).st_size)
+os.lseek(fb, 0, os.SEEK_END); os.write(fb, b"y")
+os.close(fa); os.close(fb)
+print(open(a[0], "rb").read().decode(), os.stat(a[0]).st_size)' "$N/resize"
+is "$KV_LAST_OUT" $'0\n1\nxy 2' "O_TRUNC while another file writes: sizes as on a local file system"
+rm -f "$N/resize"
+
 # ---- after a remount, the store holds exactly what was written ------------
 kv_remount a
 N=$KV_MNT/ns
