@@ -2079,13 +2079,10 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			rc = -ENOENT; /* no key has such a name */
 	}
 	pthread_rwlock_unlock(lk);
-	if (rc == -ENOENT) {
-		/* A negative entry the kernel may cache. */
-		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fs_cache_sec(fs, NULL);
-		fuse_reply_entry(req, &e);
-		return;
-	}
+	/*
+	 * ENOENT is not cached by the kernel (no negative entry): a key
+	 * another mount or the CLI puts is there for the next open.
+	 */
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else

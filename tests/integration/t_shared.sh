@@ -66,8 +66,11 @@ kv_write_config b "[namespace ns]"
 kv_start b || bail "mount b again with the default cache time"
 B=${KV_MNTS[b]}/ns
 
+fails_with "No such file or directory" "cached: B looks up a missing name" \
+	cat "$B/cached"
 echo first >"$A/cached"
-is "$(cat "$B/cached")" first "cached: B reads the first value"
+is "$(cat "$B/cached")" first \
+	"cached: B reads the first value at once, though it just missed the name"
 echo second >"$A/cached"
 is "$(cat "$B/cached")" second \
 	"cached: an open in B right after A's put sees the new value"
