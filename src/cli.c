@@ -107,6 +107,24 @@ static int cli_ns(struct cli *c, const char *name, int64_t *ns)
 }
 
 /*
+ * cli_ns for a command that changes the namespace: one the config makes
+ * read_only refuses, as the mount does (EROFS).
+ */
+static int cli_ns_writable(struct cli *c, const char *name, int64_t *ns)
+{
+	const struct config_ns *cns = config_find_ns(&c->cfg, name);
+
+	if (cns && cns->is_read_only) {
+		cli_fail(c, NULL, 0,
+			 "namespace '%s' is read-only (read_only = true in "
+			 "the config)",
+			 name);
+		return -EROFS;
+	}
+	return cli_ns(c, name, ns);
+}
+
+/*
  * A whole number in [min, max]; else a message naming the key (if not
  * NULL) and the limit, and -2 if text is not a number at all (bad usage,
  * exit status 2), -1 if it is out of range (a refused request, 1).
@@ -258,7 +276,7 @@ static int cli_put(struct cli *c, int argc, char **argv)
 		cli_fail(c, item.key, item.key_len, "%s", problem);
 		return 1;
 	}
-	if (exp_text) {
+	if (exp_text && !ttl_text) { /* with both, the TTL wins */
 		expiration = cli_number(c, item.key, "expiration", exp_text,
 					now + 60, CLI_EXP_MAX);
 		if (expiration < 0)
@@ -289,7 +307,7 @@ static int cli_put(struct cli *c, int argc, char **argv)
 			return 1;
 		}
 	}
-	if (cli_ns(c, argv[1], &ns) ||
+	if (cli_ns_writable(c, argv[1], &ns) ||
 	    cli_slurp(c, item.key, file, &value, &item.size)) {
 		free(compact);
 		return 1;
@@ -312,7 +330,7 @@ static int cli_delete(struct cli *c, int argc, char **argv)
 
 	if (argc != 3)
 		return cli_usage(c);
-	if (cli_ns(c, argv[1], &ns))
+	if (cli_ns_writable(c, argv[1], &ns))
 		return 1;
 	rc = c->st->ops->remove(c->st, ns, argv[2], strlen(argv[2]), STORE_KEY);
 	if (rc == -ENOENT)
@@ -781,7 +799,7 @@ static int cli_import(struct cli *c, int argc, char **argv)
 		rc = -1;
 	for (i = 0; rc == 0 && i < im.n; i++)
 		rc = cli_import_entry(c, &im, i, json_array_get(all, i), now);
-	if (rc == 0 && cli_ns(c, argv[1], &ns))
+	if (rc == 0 && cli_ns_writable(c, argv[1], &ns))
 		rc = -1;
 	if (rc == 0) {
 		rc = c->st->ops->put_many(c->st, ns, im.items, im.n, &failed);

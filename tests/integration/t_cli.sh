@@ -303,6 +303,12 @@ cli put ns both2 /dev/null --ttl 600 --expiration $((t0 + 7200))
 t1=$(date +%s)
 between "$(exp_of ns both2)" $((t0 + 600)) $((t1 + 600)) \
 	"with both, the TTL wins (--ttl first)"
+t0=$(date +%s)
+cli put ns both3 /dev/null --ttl 600 --expiration 1
+t1=$(date +%s)
+status_is 0 "with both, an expiration the TTL overrides is not checked"
+between "$(exp_of ns both3)" $((t0 + 600)) $((t1 + 600)) \
+	"with both, the TTL wins (an expiration long past)"
 
 # A put replaces metadata and expiration: what it is not given is cleared.
 cli put ns rep - --metadata '{"v":1}' --ttl 3600 <<<"one"
@@ -912,6 +918,24 @@ for i in range(60):
         bad.append("m%02d: %r" % (i, r.stdout))
 print(bad or "ok")' "$KVFS_BIN" "$CF" "$N/busy"
 is "$KV_LAST_OUT" ok "after that, each side reads every value the other wrote"
+# A namespace the config makes read_only: the CLI refuses changes to it,
+# as the mount does, and reads it.
+mkdir "$M/ro" && echo kept >"$M/ro/k"
+sed 's/^\[namespace ns\]$/[namespace ro]\nread_only = true\n&/' "$CF" >"$W/ro.ini"
+CF0=$CF
+CF=$W/ro.ini
+cli put ro k - <<<"changed"
+status_is 1 "put into a read_only namespace: exit status 1"
+has "$ERR" "read-only" "the message says the namespace is read-only"
+cli delete ro k
+status_is 1 "delete in a read_only namespace: exit status 1"
+echo '[{"key":"k","value":"imported"}]' >"$W/ro.json"
+cli import ro "$W/ro.json"
+status_is 1 "import into a read_only namespace: exit status 1"
+cli get ro k
+is "$OUT" kept "the read_only namespace's key is untouched, and get reads it"
+CF=$CF0
+
 if is_mounted "$M"; then
 	ok "the mount still runs"
 else
