@@ -416,6 +416,37 @@ static int fs_dir_row(struct fs *fs, int64_t ns, const char *key, size_t len)
 }
 
 /*
+ * A lookup of a missing name in a tree: a directory that only keys made
+ * went away with its last key, but while the kernel still holds it (a
+ * shell in it, `rm -r` working through it), it is there, empty, as a
+ * local file system keeps a directory until rmdir.  Without this, the
+ * rmdir that ends `rm -r` fails with ENOENT once the kernel's cache
+ * time has passed.  Fills *e (nlookup taken) or returns -ENOENT.
+ */
+static int fs_lookup_emptied(struct fs *fs, struct fs_name *n,
+			     struct fuse_entry_param *e)
+{
+	struct inode *in;
+	bool is_held;
+
+	if (n->len + 1 > STORE_KEY_MAX)
+		return -ENOENT;
+	n->key[n->len] = '/';
+	inode_lock();
+	in = inode_by_name(INODE_DIR, n->ns, n->key, n->len + 1);
+	is_held = in && !in->is_unlinked && in->nlookup > 0;
+	inode_unlock();
+	if (!is_held)
+		return -ENOENT;
+	in = inode_get(INODE_DIR, n->ns, false, n->key, n->len + 1);
+	if (!in)
+		return -ENOMEM;
+	fs_fill_stat(fs, in->ino, INODE_DIR, NULL, &e->attr);
+	e->ino = in->ino; /* not cached: asked again each time */
+	return 0;
+}
+
+/*
  * Look up a resolved name: fill *e for the kernel (with nlookup taken)
  * or return -ENOENT.
  */
@@ -435,6 +466,8 @@ static int fs_lookup_name(struct fs *fs, struct fs_name *n,
 
 			rc = fs->st->ops->lookup(fs->st, n->ns, n->key, n->len,
 						 &a, &is_dir);
+			if (rc == -ENOENT)
+				return fs_lookup_emptied(fs, n, e);
 			if (rc)
 				return rc;
 			has_key = !is_dir;

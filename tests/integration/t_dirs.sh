@@ -100,6 +100,12 @@ fails_with "No such file or directory" "and they are gone" stat "$N/imp"
 check "find -delete of them" find "$N/fd" -delete
 fails_with "No such file or directory" "and they are gone too" stat "$N/fd"
 check "rm of the last key, then rmdir" sh -c "rm '$N/two/only' && rmdir '$N/two'"
+# rm -r of a big directory outlasts the kernel's cache time: its last
+# rmdir must find the directory its keys made, though they are gone.
+echo x | kv put ns slow/only - || bail "kvfs put slow/only"
+check "rm of the last key, past the cache time, then rmdir" \
+	sh -c "cd '$N/slow' && rm only && sleep 1.5 && rmdir '$N/slow'"
+fails_with "No such file or directory" "and it is gone" stat "$N/slow"
 is "$(kv list ns --prefix imp/ | grep -c '"name"')" 0 "no key is left under them"
 echo v >"$N/stay"
 fails_with "Not a directory" "rmdir of a key is still ENOTDIR" rmdir "$N/stay"
