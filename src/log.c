@@ -2,6 +2,7 @@
  * log: stderr with timestamps in the foreground, syslog when detached.
  * Owns nothing but the choice of sink; never prints values.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,10 +58,25 @@ void log_msg(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * libfuse writes some messages in pieces (its unknown-option error in
+ * four): collect them into one line, logged at its newline.
+ */
 static void log_from_fuse(enum fuse_log_level level, const char *fmt,
 			  va_list ap)
 {
-	log_vmsg((int)level, fmt, ap);
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char part[2048];
+	static size_t used;
+
+	pthread_mutex_lock(&lock);
+	vsnprintf(part + used, sizeof(part) - used, fmt, ap);
+	used += strlen(part + used);
+	if (used > 0 && (part[used - 1] == '\n' || used + 1 >= sizeof(part))) {
+		log_msg((int)level, "%s", part);
+		used = 0;
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 void log_capture_fuse(void)

@@ -4,6 +4,8 @@
  * usage and configuration, 1 for everything else.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,10 +157,26 @@ static int take_own_opt(struct args *a, const char *o, size_t len)
 		value[len - n] = '\0';
 		errno = 0;
 		*fields[i] = strtol(value, &end, i == 2 ? 8 : 10);
-		if (errno || *end || *fields[i] < 0 ||
+		if (i < 2 && (end == value || *end)) {
+			/* a name, as in the config file */
+			struct passwd *pw = i == 0 ? getpwnam(value) : NULL;
+			struct group *gr = i == 1 ? getgrnam(value) : NULL;
+
+			if (pw || gr) {
+				*fields[i] =
+				    pw ? (long)pw->pw_uid : (long)gr->gr_gid;
+				return 1;
+			}
+		}
+		if (errno || *end || end == value || *fields[i] < 0 ||
 		    (i == 2 && *fields[i] > 0777) ||
 		    (i < 2 && *fields[i] > 4294967294L)) {
-			fprintf(stderr, "kvfs: bad mount option '%s'\n", value);
+			fprintf(stderr,
+				"kvfs: bad mount option '%.*s': expected %s\n",
+				(int)len, o,
+				i == 2	 ? "an octal mode from 0 to 0777"
+				: i == 0 ? "a user name or id"
+					 : "a group name or id");
 			return -1;
 		}
 		return 1;

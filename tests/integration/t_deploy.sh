@@ -268,6 +268,19 @@ fails_with "Read-only file system" "-o ro: rm fails with EROFS" rm "$O/ns/f"
 is "$(cat "$O/ns/f")" v "-o ro: reads work, the value is unchanged"
 kv_stop o
 
+# Bad options: one clear line naming the option, exit status 2, no mount.
+run "$KVFS_BIN" -f -c "${KV_CONFS[o]}" -o umask=999 "${KV_MNTS[o]}"
+like "$KV_LAST_OUT" "*bad mount option 'umask=999': expected an octal mode*" \
+	"-o umask=999: the message names the option"
+run "$KVFS_BIN" -f -c "${KV_CONFS[o]}" -o bogusopt "${KV_MNTS[o]}"
+is "$(grep -c 'unknown option.*bogusopt' <<<"$KV_LAST_OUT")" 1 \
+	"-o bogusopt: libfuse's message is one line naming the option"
+kv_start o -f -o uid=nobody,gid=nogroup -c "${KV_CONFS[o]}" "${KV_MNTS[o]}" ||
+	bail "mount with uid=nobody"
+is "$(stat -c '%u %g' "$O/ns")" "65534 $(getent group nogroup | cut -d: -f3)" \
+	"-o uid=nobody,gid=nogroup: names, as in the config file"
+kv_stop o
+
 if grep -qs '^[[:space:]]*user_allow_other' /etc/fuse.conf; then
 	skip "allow_other without user_allow_other" \
 		"this machine's /etc/fuse.conf allows it"
