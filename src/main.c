@@ -279,6 +279,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		usage(stderr);
 		return 2;
 	}
+	if (npos == 2 && access(pos[0], F_OK) != 0) {
+		fprintf(stderr,
+			"kvfs: '%s' is neither a command nor a config file\n",
+			pos[0]);
+		usage(stderr);
+		return 2;
+	}
 	if (npos == 2)
 		a->config = pos[0];
 	a->mountpoint = pos[npos - 1];

@@ -168,6 +168,12 @@ usage export
 usage export ns extra
 cli get ns k
 status_is 1 "a usage error stored nothing (put ns k FILE FILE)"
+"$KVFS_BIN" lsit ns >"$W/out" 2>"$W/err"
+ST=$?
+ERR=$(cat "$W/err")
+status_is 2 "a mistyped command: exit status 2"
+has "$ERR" "'lsit' is neither a command nor a config file" \
+	"  and the message says what was not understood"
 
 cli get nosuchns k
 status_is 1 "get in a namespace that does not exist: exit status 1"
