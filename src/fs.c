@@ -415,13 +415,28 @@ static int fs_dir_row(struct fs *fs, int64_t ns, const char *key, size_t len)
 	return rc;
 }
 
+/* How long a directory emptied through this mount stays found. */
+#define FS_EMPTIED_NS (60 * 1000000000LL)
+
+/* This mount removed a name in directory pin (fs_lookup_emptied). */
+static void fs_dir_emptied(struct inode *pin)
+{
+	int64_t now = fs_now_ns();
+
+	inode_lock();
+	if (pin->type == INODE_DIR)
+		pin->emptied_ns = now;
+	inode_unlock();
+}
+
 /*
  * A lookup of a missing name in a tree: a directory that only keys made
- * went away with its last key, but while the kernel still holds it (a
- * shell in it, `rm -r` working through it), it is there, empty, as a
- * local file system keeps a directory until rmdir.  Without this, the
- * rmdir that ends `rm -r` fails with ENOENT once the kernel's cache
- * time has passed.  Fills *e (nlookup taken) or returns -ENOENT.
+ * went away with its last key.  If this mount removed a name in it in
+ * the last minute and the kernel still holds it (`rm -r` working
+ * through it, a shell in it), it is there, empty, as a local file
+ * system keeps a directory until rmdir.  Without this, the rmdir that
+ * ends `rm -r` fails with ENOENT once the kernel's cache time passed.
+ * Fills *e (nlookup taken) or returns -ENOENT.
  */
 static int fs_lookup_emptied(struct fs *fs, struct fs_name *n,
 			     struct fuse_entry_param *e)
@@ -434,7 +449,8 @@ static int fs_lookup_emptied(struct fs *fs, struct fs_name *n,
 	n->key[n->len] = '/';
 	inode_lock();
 	in = inode_by_name(INODE_DIR, n->ns, n->key, n->len + 1);
-	is_held = in && !in->is_unlinked && in->nlookup > 0;
+	is_held = in && !in->is_unlinked && in->nlookup > 0 &&
+		  fs_now_ns() - in->emptied_ns < FS_EMPTIED_NS;
 	inode_unlock();
 	if (!is_held)
 		return -ENOENT;
@@ -2895,6 +2911,7 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 				inode_lock();
 				inode_unlink(INODE_KEY, n.ns, n.key, n.len);
 				inode_unlock();
+				fs_dir_emptied(pin);
 			}
 		}
 		if (rc == 0 && log_max_level >= LOG_DEBUG) {
@@ -3063,6 +3080,7 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			inode_lock();
 			inode_unlink(INODE_DIR, n.ns, n.key, n.len);
 			inode_unlock();
+			fs_dir_emptied(pin);
 		}
 		fs_dirs_changed(fs);
 		pthread_rwlock_unlock(lk);
@@ -3165,6 +3183,8 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = fs_may_rename(req, fs, pin, from, npin, to);
 		if (rc == 0)
 			rc = fs_rename_names(fs, from, to, flags);
+		if (rc == 0)
+			fs_dir_emptied(pin);
 		fs_dirs_changed(fs);
 		pthread_rwlock_unlock(lk);
 	}

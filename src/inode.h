@@ -67,6 +67,8 @@ struct inode {
 				       top), as read at dir_attr_ns, */
 	int64_t dir_attr_ns;	    /* lock; 0: not kept, */
 	uint64_t dir_attr_gen;	    /* lock; and fs's dir_gen then */
+	int64_t emptied_ns;	    /* lock; when this mount last removed a
+				       name in this directory */
 	struct inode *ino_next;	    /* lock; number map chain */
 	struct inode *name_next;    /* lock; name map chain */
 };
