@@ -147,14 +147,15 @@ install: kvfs
 		>$(DESTDIR)$(SYSTEMD_UNIT_DIR)/kvfs@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/kvfs@.service
 
-# Install what is missing, build, mount the default config on ./mnt.
+# Install what is missing, build, mount the default config on $(MNT).
+MNT = mnt
 mount:
 	$(Q)mount-scripts/setup.sh
 	$(Q)$(MAKE) --no-print-directory kvfs
-	$(Q)mount-scripts/mount-default.sh mnt
+	$(Q)mount-scripts/mount-default.sh '$(MNT)'
 
 umount:
-	$(Q)fusermount3 -u mnt
+	$(Q)fusermount3 -u '$(MNT)'
 
 # The long versions of the reliability tests: the soak for 60 s, 50
 # files of 25 MiB open at once, 30 crash rounds of each kind.

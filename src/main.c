@@ -51,8 +51,8 @@ static void usage(FILE *out)
 		"       kvfs [-c CONFIG] get|put|delete|namespaces|list|import|"
 		"export ...\n"
 		"       kvfs status MOUNTPOINT\n"
-		"              the store without mounting (kvfs -c CONFIG get "
-		"for details)\n");
+		"              the store without mounting; a command alone "
+		"prints its usage\n");
 }
 
 /*
