@@ -883,19 +883,27 @@ static int set_id(struct parser *p, const char *key, const char *value)
 	return 0;
 }
 
+/* A yes-or-no setting: true, yes, 1, false, no, 0 (lower case). */
+static int set_bool(struct parser *p, const char *key, const char *value,
+		    bool *out)
+{
+	if (!strcmp(value, "true") || !strcmp(value, "yes") ||
+	    !strcmp(value, "1"))
+		*out = true;
+	else if (!strcmp(value, "false") || !strcmp(value, "no") ||
+		 !strcmp(value, "0"))
+		*out = false;
+	else
+		return bad_value(p, key, value,
+				 "expected true or false (or yes/no, 1/0)");
+	return 0;
+}
+
 static int set_read_only(struct parser *p, const char *key, const char *value)
 {
 	struct config_ns *ns = &p->cfg->ns[p->cfg->ns_count - 1];
 
-	if (!strcmp(value, "true") || !strcmp(value, "yes") ||
-	    !strcmp(value, "1"))
-		ns->is_read_only = true;
-	else if (!strcmp(value, "false") || !strcmp(value, "no") ||
-		 !strcmp(value, "0"))
-		ns->is_read_only = false;
-	else
-		return bad_value(p, key, value, "expected true or false");
-	return 0;
+	return set_bool(p, key, value, &ns->is_read_only);
 }
 
 static int set_layout(struct parser *p, const char *key, const char *value)
@@ -1088,15 +1096,8 @@ static int set_cache_path(struct parser *p, const char *key, const char *value)
 
 static int set_stale(struct parser *p, const char *key, const char *value)
 {
-	if (!strcmp(value, "true") || !strcmp(value, "yes") ||
-	    !strcmp(value, "1"))
-		current_ns(p)->remote.is_stale_if_error = true;
-	else if (!strcmp(value, "false") || !strcmp(value, "no") ||
-		 !strcmp(value, "0"))
-		current_ns(p)->remote.is_stale_if_error = false;
-	else
-		return bad_value(p, key, value, "expected true or false");
-	return 0;
+	return set_bool(p, key, value,
+			&current_ns(p)->remote.is_stale_if_error);
 }
 
 static int set_retry_max(struct parser *p, const char *key, const char *value)

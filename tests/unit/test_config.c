@@ -811,7 +811,8 @@ static void test_remote(void)
 	    "3: bad value '0' for cache_max_mb: expected MiB from 1 to "
 	    "1048576");
 	BAD("[namespace a]\nbackend = cloudflare\nstale_if_error = maybe\n",
-	    "3: bad value 'maybe' for stale_if_error: expected true or false");
+	    "3: bad value 'maybe' for stale_if_error: expected true or false "
+	    "(or yes/no, 1/0)");
 	BAD("[namespace a]\nbackend = cloudflare\nretry_max_sec = 601\n",
 	    "3: bad value '601' for retry_max_sec: expected seconds from 0 "
 	    "to 600");
