@@ -418,7 +418,7 @@ static int fs_dir_row(struct fs *fs, int64_t ns, const char *key, size_t len)
 /* How long a directory emptied through this mount stays found. */
 #define FS_EMPTIED_NS (60 * 1000000000LL)
 
-/* This mount removed a name in directory pin (fs_lookup_emptied). */
+/* This mount removed a name in directory pin (fs_dir_refill). */
 static void fs_dir_emptied(struct inode *pin)
 {
 	int64_t now = fs_now_ns();
@@ -433,33 +433,39 @@ static void fs_dir_emptied(struct inode *pin)
  * A lookup of a missing name in a tree: a directory that only keys made
  * went away with its last key.  If this mount removed a name in it in
  * the last minute and the kernel still holds it (`rm -r` working
- * through it, a shell in it), it is there, empty, as a local file
- * system keeps a directory until rmdir.  Without this, the rmdir that
- * ends `rm -r` fails with ENOENT once the kernel's cache time passed.
- * Fills *e (nlookup taken) or returns -ENOENT.
+ * through it, a shell in it), it gets a row of its own, as mkdir gives:
+ * a directory emptied through the mount stays until rmdir, as on a
+ * local file system.  Without this, the rmdir that ends `rm -r` fails
+ * with ENOENT once the kernel's cache time passed (and a stat of it
+ * with ESTALE).  Returns 0 if the row is there now, else -ENOENT.
+ * Caller holds the namespace's lock (shared: two lookups may both make
+ * it, and one gets EEXIST).
  */
-static int fs_lookup_emptied(struct fs *fs, struct fs_name *n,
-			     struct fuse_entry_param *e)
+static int fs_dir_refill_in(struct fs *fs, struct inode *in, int64_t ns,
+			    const char *prefix, size_t len)
 {
-	struct inode *in;
 	bool is_held;
+	int rc;
 
-	if (n->len + 1 > STORE_KEY_MAX)
-		return -ENOENT;
-	n->key[n->len] = '/';
 	inode_lock();
-	in = inode_by_name(INODE_DIR, n->ns, n->key, n->len + 1);
+	if (!in) /* the missing name's inode, if the kernel holds one */
+		in = inode_by_name(INODE_DIR, ns, prefix, len);
 	is_held = in && !in->is_unlinked && in->nlookup > 0 &&
 		  fs_now_ns() - in->emptied_ns < FS_EMPTIED_NS;
 	inode_unlock();
-	if (!is_held)
+	if (!is_held || fs_writable(fs, ns))
 		return -ENOENT;
-	in = inode_get(INODE_DIR, n->ns, false, n->key, n->len + 1);
-	if (!in)
-		return -ENOMEM;
-	fs_fill_stat(fs, in->ino, INODE_DIR, NULL, &e->attr);
-	e->ino = in->ino; /* not cached: asked again each time */
-	return 0;
+	rc = fs_dir_row(fs, ns, prefix, len);
+	return rc == 0 || rc == -EEXIST ? 0 : -ENOENT;
+}
+
+/* fs_dir_refill_in for name n, looked up and missing. */
+static int fs_dir_refill(struct fs *fs, struct fs_name *n)
+{
+	if (n->len + 1 > STORE_KEY_MAX)
+		return -ENOENT;
+	n->key[n->len] = '/';
+	return fs_dir_refill_in(fs, NULL, n->ns, n->key, n->len + 1);
 }
 
 /*
@@ -482,8 +488,9 @@ static int fs_lookup_name(struct fs *fs, struct fs_name *n,
 
 			rc = fs->st->ops->lookup(fs->st, n->ns, n->key, n->len,
 						 &a, &is_dir);
-			if (rc == -ENOENT)
-				return fs_lookup_emptied(fs, n, e);
+			if (rc == -ENOENT && fs_dir_refill(fs, n) == 0)
+				rc = fs->st->ops->lookup(fs->st, n->ns, n->key,
+							 n->len, &a, &is_dir);
 			if (rc)
 				return rc;
 			has_key = !is_dir;
@@ -682,6 +689,9 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 		if (rc == 0 && !has_row)
 			rc = fs_dir_exists(fs, ns, key, len - 1) == 1 ? 0
 								      : -ESTALE;
+		if (rc == -ESTALE &&
+		    fs_dir_refill_in(fs, in, ns, key, len) == 0)
+			rc = fs_dir_attr(fs, ns, key, len, &a, &has_row);
 		if (rc == 0)
 			fs_fill_stat(fs, ino, type, has_row ? &a : NULL, st);
 		if (rc == -ESTALE && is_open) {

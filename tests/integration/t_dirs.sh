@@ -106,6 +106,21 @@ echo x | kv put ns slow/only - || bail "kvfs put slow/only"
 check "rm of the last key, past the cache time, then rmdir" \
 	sh -c "cd '$N/slow' && rm only && sleep 1.5 && rmdir '$N/slow'"
 fails_with "No such file or directory" "and it is gone" stat "$N/slow"
+# Emptied through the mount and used again: it stays, as mkdir made it.
+for k in kept/k again/k; do
+	echo x | kv put ns "$k" - || bail "kvfs put $k"
+done
+ls "$N/kept" "$N/again" >/dev/null
+rm "$N/kept/k" "$N/again/k"
+sleep 1.5
+is "$(stat -c %F "$N/kept" 2>&1)" directory \
+	"a directory emptied through the mount, past the cache time: still a directory"
+check "mkdir -p of it, then a key in it" \
+	sh -c "mkdir -p '$N/again' && echo y > '$N/again/k2'"
+is "$(cat "$N/again/k2" 2>&1)" y "and the key is there"
+is "$(ls "$N" | grep -c '^kept$')" 1 "the emptied directory is listed"
+check "rm -rf of it" rm -rf "$N/kept" "$N/again"
+fails_with "No such file or directory" "and it is gone" stat "$N/kept"
 is "$(kv list ns --prefix imp/ | grep -c '"name"')" 0 "no key is left under them"
 echo v >"$N/stay"
 fails_with "Not a directory" "rmdir of a key is still ENOTDIR" rmdir "$N/stay"
