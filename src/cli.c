@@ -92,13 +92,21 @@ static const char *cli_key_problem(const char *key, size_t len, char *buf,
 	}
 }
 
-/* Find the namespace, creating one the config names but the store lacks. */
-static int cli_ns(struct cli *c, const char *name, int64_t *ns)
+/*
+ * Find the namespace.  One the config names but the store lacks is made
+ * for a command that writes; for one that reads it is empty, and cli_ns
+ * returns 1 without making it (a read leaves no namespace behind).
+ * Else 0, or a negative errno with the message printed.
+ */
+static int cli_ns(struct cli *c, const char *name, int64_t *ns, bool is_read)
 {
 	int rc = c->st->ops->ns_find(c->st, name, ns);
 
-	if (rc == -ENOENT && config_find_ns(&c->cfg, name))
+	if (rc == -ENOENT && config_find_ns(&c->cfg, name)) {
+		if (is_read)
+			return 1;
 		rc = c->st->ops->ns_create(c->st, name, ns);
+	}
 	if (rc == -ENOENT)
 		cli_fail(c, NULL, 0, "no namespace '%s'", name);
 	else if (rc)
@@ -121,7 +129,7 @@ static int cli_ns_writable(struct cli *c, const char *name, int64_t *ns)
 			 name);
 		return -EROFS;
 	}
-	return cli_ns(c, name, ns);
+	return cli_ns(c, name, ns, false);
 }
 
 /*
@@ -168,9 +176,14 @@ static int cli_get(struct cli *c, int argc, char **argv)
 
 	if (argc != 3 && !want_meta)
 		return cli_usage(c);
-	if (cli_ns(c, argv[1], &ns))
+	rc = cli_ns(c, argv[1], &ns, true);
+	if (rc < 0)
 		return 1;
 	key_len = strlen(argv[2]);
+	if (rc == 1) {
+		cli_fail(c, argv[2], key_len, "no such key in %s", argv[1]);
+		return 1;
+	}
 	if (want_meta) {
 		rc = c->st->ops->meta_get(c->st, ns, argv[2], key_len, NULL, 0,
 					  &len);
@@ -356,13 +369,20 @@ static int cli_namespaces(struct cli *c, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		return cli_usage(c);
-	for (i = 0; i < c->cfg.ns_count; i++)
-		if (cli_ns(c, c->cfg.ns[i].name, &ns))
-			return 1;
 	rc = c->st->ops->ns_list(c->st, cli_print_ns, NULL);
-	if (rc)
+	if (rc) {
 		cli_fail(c, NULL, 0, "%s", strerror(-rc));
-	return rc ? 1 : 0;
+		return 1;
+	}
+	/* and those the config names that nothing made yet */
+	for (i = 0; i < c->cfg.ns_count; i++) {
+		rc = cli_ns(c, c->cfg.ns[i].name, &ns, true);
+		if (rc < 0)
+			return 1;
+		if (rc == 1)
+			printf("%s\n", c->cfg.ns[i].name);
+	}
+	return 0;
 }
 
 /*
@@ -606,8 +626,15 @@ static int cli_list(struct cli *c, int argc, char **argv)
 			 "prefix length exceeds limit of %d", STORE_KEY_MAX);
 		return 1;
 	}
-	if (cli_ns(c, argv[1], &ns))
+	rc = cli_ns(c, argv[1], &ns, true);
+	if (rc < 0)
 		return 1;
+	if (rc == 1) { /* what an empty namespace lists */
+		if (!is_all)
+			printf("{\n  \"keys\": [],\n  \"list_complete\": "
+			       "true\n}\n");
+		return fflush(stdout) ? 1 : 0;
+	}
 	memcpy(pos, prefix, prefix_len);
 	pos_len = prefix_len;
 	if (cursor && cli_cursor_start(c, cursor, pos, &pos_len))
@@ -924,8 +951,13 @@ static int cli_export(struct cli *c, int argc, char **argv)
 
 	if (argc != 2)
 		return cli_usage(c);
-	if (cli_ns(c, argv[1], &x.ns))
+	rc = cli_ns(c, argv[1], &x.ns, true);
+	if (rc < 0)
 		return 1;
+	if (rc == 1) { /* what an empty namespace exports */
+		printf("[]\n");
+		return fflush(stdout) ? 1 : 0;
+	}
 	printf("[");
 	/*
 	 * Known limit: for a remote namespace each value not cached is one

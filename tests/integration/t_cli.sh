@@ -942,6 +942,25 @@ cli get ro k
 is "$OUT" kept "the read_only namespace's key is untouched, and get reads it"
 CF=$CF0
 
+# A namespace the config names but nothing made yet: commands that read
+# find it empty and leave nothing behind; a put makes it.
+printf '[namespace fresh]\n' | cat "$CF" - >"$W/fresh.ini"
+CF=$W/fresh.ini
+cli list fresh
+status_is 0 "list of a namespace only the config names: exit status 0"
+has "$OUT" '"list_complete": true' "  an empty, complete page"
+cli export fresh
+is "$OUT" "[]" "export of it: an empty array"
+cli get fresh k
+status_is 1 "get in it: exit status 1, no such key"
+cli namespaces
+has "$OUT" fresh "namespaces lists it"
+is "$(ls "$M" | grep -c '^fresh$')" 0 "and reading made no namespace: the mount has none"
+cli put fresh k - <<<"v"
+status_is 0 "a put into it: exit status 0"
+is "$(cat "$M/fresh/k" 2>&1)" v "the put made the namespace, and the mount shows it"
+CF=$CF0
+
 if is_mounted "$M"; then
 	ok "the mount still runs"
 else
