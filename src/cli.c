@@ -618,8 +618,11 @@ static int cli_list(struct cli *c, int argc, char **argv)
 	}
 	if (limit < 0)
 		return 2; /* a bad --limit is bad usage */
-	if (is_all != p.is_jsonl || (is_all && cursor))
+	if (is_all != p.is_jsonl || (is_all && cursor)) {
+		fprintf(stderr, "kvfs: list: --all and --jsonl go together, "
+				"without --cursor\n");
 		return cli_usage(c);
+	}
 	prefix_len = strlen(prefix);
 	if (prefix_len > STORE_KEY_MAX) {
 		cli_fail(c, prefix, prefix_len,

@@ -251,6 +251,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 				fprintf(stderr, "kvfs: -c needs a file\n");
 				return 2;
 			}
+			if (a->config) {
+				fprintf(stderr, "kvfs: -c given twice\n");
+				return 2;
+			}
 			a->config = argv[i];
 		} else if (npos == 0 &&
 			   (cli_is_command(s) || !strcmp(s, "status"))) {

@@ -168,6 +168,13 @@ usage export
 usage export ns extra
 cli get ns k
 status_is 1 "a usage error stored nothing (put ns k FILE FILE)"
+cli list ns --all
+has "$ERR" "--all and --jsonl go together" "list --all alone: the message says what it lacks"
+"$KVFS_BIN" -c "$CF" -c "$CF" namespaces >"$W/out" 2>"$W/err"
+ST=$?
+ERR=$(cat "$W/err")
+status_is 2 "-c twice: exit status 2"
+has "$ERR" "-c given twice" "  and the message says so"
 "$KVFS_BIN" lsit ns >"$W/out" 2>"$W/err"
 ST=$?
 ERR=$(cat "$W/err")
