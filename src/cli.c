@@ -592,7 +592,7 @@ static int cli_list(struct cli *c, int argc, char **argv)
 	const char *prefix = "", *cursor = NULL;
 	struct cli_page p = {.c = c};
 	char pos[STORE_KEY_MAX + 2], *next;
-	bool is_all = false, is_complete = false;
+	bool is_all = false, is_complete = false, is_more;
 	int want;
 	size_t pos_len, prefix_len;
 	int64_t limit = CLI_LIST_MAX, ns;
@@ -632,12 +632,8 @@ static int cli_list(struct cli *c, int argc, char **argv)
 	rc = cli_ns(c, argv[1], &ns, true);
 	if (rc < 0)
 		return 1;
-	if (rc == 1) { /* what an empty namespace lists */
-		if (!is_all)
-			printf("{\n  \"keys\": [],\n  \"list_complete\": "
-			       "true\n}\n");
-		return fflush(stdout) ? 1 : 0;
-	}
+	is_more = rc == 0; /* 1: configured, not made yet: empty */
+	rc = 0;
 	memcpy(pos, prefix, prefix_len);
 	pos_len = prefix_len;
 	if (cursor && cli_cursor_start(c, cursor, pos, &pos_len))
@@ -649,18 +645,20 @@ static int cli_list(struct cli *c, int argc, char **argv)
 	}
 
 	if (is_all) {
-		do {
+		while (is_more) {
 			rc = cli_list_page(c, ns, pos, pos_len, prefix,
 					   prefix_len, CLI_LIST_MAX, &p);
 			memcpy(pos, p.last, p.last_len);
 			pos[p.last_len] = '\0';
 			pos_len = p.last_len + 1;
-		} while (rc == 0 && p.rows == CLI_LIST_MAX);
+			is_more = rc == 0 && p.rows == CLI_LIST_MAX;
+		}
 	} else {
 		p.keys = json_array();
 		/* Directory rows are not keys: read on until the page
 		   holds limit keys or the rows run out. */
-		do {
+		is_complete = !is_more;
+		while (is_more) {
 			want = (int)limit - p.keys_n;
 			rc = cli_list_page(c, ns, pos, pos_len, prefix,
 					   prefix_len, want, &p);
@@ -668,7 +666,8 @@ static int cli_list(struct cli *c, int argc, char **argv)
 			memcpy(pos, p.last, p.last_len);
 			pos[p.last_len] = '\0';
 			pos_len = p.last_len + 1;
-		} while (rc == 0 && !is_complete && p.keys_n < limit);
+			is_more = rc == 0 && !is_complete && p.keys_n < limit;
+		}
 		out = json_object();
 		json_object_set_new(out, "keys", p.keys);
 		json_object_set_new(out, "list_complete",

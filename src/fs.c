@@ -2228,8 +2228,8 @@ static void fs_truncate_writers(struct fs *fs, struct inode *in, uint64_t size)
 	files = fs_hold_files(in, FS_COPY_WRITERS, NULL, &n);
 	inode_unlock();
 	for (i = 0; i < n; i++) {
-		(void)fs_file_cut(fs, files[i],
-				  size); /* as its own ftruncate */
+		/* as its own ftruncate */
+		(void)fs_file_cut(fs, files[i], size);
 		fs_file_drop(files[i]);
 	}
 	free(files);
