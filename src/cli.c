@@ -28,12 +28,33 @@ struct cli {
 	struct config cfg;
 	struct store *st;
 	const char *cmd;
+	int argc; /* the command's words, argv[0] the command */
+	char **argv;
 	bool is_partial; /* something was left out of the output */
 };
+
+/*
+ * A -c among the command's words is a key or a value only where the
+ * usage line has room for it; elsewhere it was meant as the option.
+ */
+static void cli_misplaced_c(const struct cli *c)
+{
+	int i;
+
+	for (i = 1; i < c->argc; i++)
+		if (!strcmp(c->argv[i], "-c")) {
+			fprintf(stderr,
+				"kvfs: %s: -c goes before the command: "
+				"kvfs -c CONFIG %s ...\n",
+				c->cmd, c->cmd);
+			return;
+		}
+}
 
 /* What c's command was given does not fit its usage line. */
 static int cli_usage(const struct cli *c)
 {
+	cli_misplaced_c(c);
 	fprintf(stderr,
 		"kvfs: %s: missing or unexpected arguments\n"
 		"usage: kvfs [-c CONFIG] COMMAND ...\n"
@@ -1036,7 +1057,7 @@ bool cli_is_command(const char *word)
 
 int cli_main(const char *config, int argc, char **argv)
 {
-	struct cli c = {.cmd = argv[0]};
+	struct cli c = {.cmd = argv[0], .argc = argc, .argv = argv};
 	char err[1024];
 	size_t i;
 	int rc;
@@ -1050,6 +1071,7 @@ int cli_main(const char *config, int argc, char **argv)
 		return 2;
 	}
 	if (access(c.cfg.store_path, F_OK) != 0 && !config) {
+		cli_misplaced_c(&c);
 		fprintf(stderr,
 			"kvfs: %s: no database yet (mount once, or "
 			"use -c CONFIG)\n",

@@ -950,7 +950,8 @@ static int set_account(struct parser *p, const char *key, const char *value)
 
 	if (!is_id(value))
 		return bad_value(p, key, value,
-				 "expected the account id (hex digits)");
+				 "expected the account id: up to 64 letters, "
+				 "digits, - or _");
 	ns->remote.account_id = strdup(value);
 	if (!ns->remote.account_id)
 		return parser_error(p, "%s", strerror(ENOMEM));
@@ -1158,8 +1159,8 @@ static int finish_namespace(struct parser *p)
 				  title);
 	else if (!is_id(ns->id))
 		rc = parser_error(p,
-				  "%s: id must be the namespace id (hex "
-				  "digits)",
+				  "%s: id must be the namespace id: up to "
+				  "64 letters, digits, - or _",
 				  title);
 	else if (!ns->remote.account_id)
 		rc = parser_error(p,

@@ -175,6 +175,20 @@ ST=$?
 ERR=$(cat "$W/err")
 status_is 2 "-c twice: exit status 2"
 has "$ERR" "-c given twice" "  and the message says so"
+"$KVFS_BIN" get ns k -c "$CF" >"$W/out" 2>"$W/err"
+ERR=$(cat "$W/err")
+has "$ERR" "get: -c goes before the command: kvfs -c CONFIG get" \
+	"-c after the command: the message says where -c goes"
+XDG_DATA_HOME=$W/nodb HOME=$W/nodb "$KVFS_BIN" list ns -c "$CF" \
+	>"$W/out" 2>"$W/err"
+ERR=$(cat "$W/err")
+has "$ERR" "list: -c goes before the command" \
+	"  also where the default database is missing"
+cli put ns -c - <<<"dash c"
+cli get ns -c
+is "$ST:$OUT" "0:dash c" "a key named -c where the usage has room for a key"
+usage get ns k extra
+is "${ERR/goes before/}" "$ERR" "  a usage error without -c says nothing of it"
 "$KVFS_BIN" lsit ns >"$W/out" 2>"$W/err"
 ST=$?
 ERR=$(cat "$W/err")

@@ -784,7 +784,11 @@ static void test_remote(void)
 	    "api_token_file = token\n",
 	    "1: [namespace a]: backend = cloudflare needs account_id");
 	BAD("[namespace a]\nbackend = cloudflare\nid = 1/2\n",
-	    "1: [namespace a]: id must be the namespace id (hex digits)");
+	    "1: [namespace a]: id must be the namespace id: up to 64 "
+	    "letters, digits, - or _");
+	BAD("[namespace a]\nbackend = cloudflare\naccount_id = a b\n",
+	    "3: bad value 'a b' for account_id: expected the account id: up "
+	    "to 64 letters, digits, - or _");
 	BAD("[namespace a]\nbackend = s3\n",
 	    "2: bad value 's3' for backend: expected 'sqlite' or "
 	    "'cloudflare'");
