@@ -6,6 +6,8 @@
  * name the key and the limit; values never reach stderr.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +92,189 @@ static void cli_fail(struct cli *c, const char *key, size_t key_len,
 			log_key(shown, sizeof(shown), key, key_len), msg);
 	else
 		fprintf(stderr, "kvfs: %s: %s\n", c->cmd, msg);
+}
+
+/* --- JSON out --------------------------------------------------------- */
+/*
+ * JSON is written here rather than by json_dumps, which writes a double
+ * with 17 digits (0.1 as 0.10000000000000001, 1e2 as 100.0): metadata
+ * would come out spelled otherwise than it went in, and longer, while
+ * the 1024-byte limit is on the text.  A number is written as
+ * JavaScript's JSON.stringify writes it, which is what Workers KV keeps
+ * of metadata wrangler read from a file: the fewest digits that read
+ * back as the same double, with an exponent from 1e21 up and below
+ * 1e-6.  Strings are escaped as it does too.
+ */
+static void cli_json_zeros(FILE *f, int n)
+{
+	while (n-- > 0)
+		fputc('0', f);
+}
+
+static void cli_json_real(FILE *f, double v)
+{
+	char buf[40], digits[20];
+	const char *s = buf;
+	int p, k = 0, n;
+
+	if (!isfinite(v)) { /* JSON.stringify(Infinity) */
+		fputs("null", f);
+		return;
+	}
+	if (v == 0) { /* -0 too */
+		fputc('0', f);
+		return;
+	}
+	for (p = 1; p < 17; p++) {
+		snprintf(buf, sizeof(buf), "%.*e", p - 1, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	snprintf(buf, sizeof(buf), "%.*e", p - 1, v);
+	if (*s == '-')
+		fputc(*s++, f);
+	for (; *s != 'e'; s++)
+		if (*s != '.')
+			digits[k++] = *s;
+	while (k > 1 && digits[k - 1] == '0')
+		k--;
+	n = atoi(s + 1) + 1; /* digits[0] is the n-th before the point */
+	if (k <= n && n <= 21) {
+		fprintf(f, "%.*s", k, digits);
+		cli_json_zeros(f, n - k);
+	} else if (0 < n && n <= 21) {
+		fprintf(f, "%.*s.%.*s", n, digits, k - n, digits + n);
+	} else if (-6 < n && n <= 0) {
+		fputs("0.", f);
+		cli_json_zeros(f, -n);
+		fprintf(f, "%.*s", k, digits);
+	} else {
+		fprintf(f, "%c%s%.*se%+d", digits[0], k > 1 ? "." : "", k - 1,
+			digits + 1, n - 1);
+	}
+}
+
+/* A string as JSON.stringify writes it (jansson's \u escapes are upper case).
+ */
+static void cli_json_string(FILE *f, const char *s, size_t len)
+{
+	static const char short_esc[] = "\bb\ff\nn\rr\tt\"\"\\\\";
+	const char *e;
+	size_t i;
+
+	fputc('"', f);
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		e = ch ? strchr(short_esc, ch) : NULL;
+		if (e && (e - short_esc) % 2 == 0)
+			fprintf(f, "\\%c", e[1]);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void cli_json_break(FILE *f, int indent, int depth)
+{
+	if (indent)
+		fprintf(f, "\n%*s", indent * depth, "");
+}
+
+static void cli_json_write(FILE *f, json_t *j, int indent, int depth)
+{
+	const char *key;
+	size_t key_len, i = 0;
+	json_t *v;
+
+	if (json_is_object(j) && json_object_size(j)) {
+		fputc('{', f);
+		json_object_keylen_foreach(j, key, key_len, v)
+		{
+			if (i++)
+				fputc(',', f);
+			cli_json_break(f, indent, depth + 1);
+			cli_json_string(f, key, key_len);
+			fputs(indent ? ": " : ":", f);
+			cli_json_write(f, v, indent, depth + 1);
+		}
+		cli_json_break(f, indent, depth);
+		fputc('}', f);
+	} else if (json_is_array(j) && json_array_size(j)) {
+		fputc('[', f);
+		json_array_foreach(j, i, v)
+		{
+			if (i)
+				fputc(',', f);
+			cli_json_break(f, indent, depth + 1);
+			cli_json_write(f, v, indent, depth + 1);
+		}
+		cli_json_break(f, indent, depth);
+		fputc(']', f);
+	} else if (json_is_real(j)) {
+		cli_json_real(f, json_real_value(j));
+	} else if (json_is_string(j)) {
+		cli_json_string(f, json_string_value(j), json_string_length(j));
+	} else if (json_is_integer(j)) {
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+	} else {
+		fputs(json_is_true(j)	  ? "true"
+		      : json_is_false(j)  ? "false"
+		      : json_is_object(j) ? "{}"
+		      : json_is_array(j)  ? "[]"
+					  : "null",
+		      f);
+	}
+}
+
+/* Numbers in an import file are read as doubles, as JavaScript does. */
+#define CLI_JSON_IN (JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL)
+
+/* A whole number j (in int64_t's range) into *out, else false. */
+static bool cli_json_whole(const json_t *j, int64_t *out)
+{
+	double v = json_number_value(j);
+
+	if (json_is_integer(j)) {
+		*out = json_integer_value(j);
+		return true;
+	}
+	if (!json_is_real(j) || v != floor(v) || !(fabs(v) < 0x1p63))
+		return false;
+	*out = (int64_t)v;
+	return true;
+}
+
+/*
+ * Stored metadata (SQLite's json() checked it): integers exact where
+ * they fit 64 bits, else read as doubles.  NULL for a number beyond the
+ * doubles (1e400), which SQLite takes and jansson does not.
+ */
+static json_t *cli_json_stored(const char *text)
+{
+	size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
+	json_t *j = json_loads(text, flags, NULL);
+
+	return j ? j : json_loads(text, flags | JSON_DECODE_INT_AS_REAL, NULL);
+}
+
+/* j as JSON text (malloc'ed), compact or indented by indent spaces. */
+static char *cli_json_text(json_t *j, int indent)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	cli_json_write(f, j, indent, 0);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 /* Why a key is refused, in Workers KV's words, or NULL if it is valid. */
@@ -430,20 +615,19 @@ static json_t *cli_key_json(struct cli *c, const struct store_row *r)
 		json_object_set_new(o, "expiration",
 				    json_integer(r->attr.expiration));
 	if (r->metadata) {
-		meta = json_loads(r->metadata, JSON_DECODE_ANY, NULL);
+		meta = cli_json_stored(r->metadata);
 		if (meta) {
 			json_object_set_new(o, "metadata", meta);
 		} else {
 			/*
-			 * FIXME: jansson refuses numbers past 64-bit integers
-			 * and doubles ({"n":1e400}), which SQLite and the
-			 * mount accept: such metadata is left out, said here,
-			 * and the command exits 1, rather than carried as
-			 * text.
+			 * FIXME: jansson refuses numbers beyond the doubles
+			 * ({"n":1e400}), which SQLite and the mount accept:
+			 * such metadata is left out, said here, and the
+			 * command exits 1, rather than carried as text.
 			 */
 			cli_fail(c, r->key, r->key_len,
 				 "metadata %s cannot be written as JSON here "
-				 "(a number too large?): left out",
+				 "(a number beyond the doubles?): left out",
 				 r->metadata);
 			c->is_partial = true;
 		}
@@ -468,7 +652,7 @@ static int cli_page_row(void *ctx, const struct store_row *r)
 		json_array_append_new(p->keys, o);
 		return 0;
 	}
-	line = json_dumps(o, JSON_COMPACT);
+	line = cli_json_text(o, 0);
 	json_decref(o);
 	if (!line)
 		return -ENOMEM;
@@ -533,17 +717,30 @@ static char *cli_cursor_encode(const char *key, size_t len)
 	return out;
 }
 
-/* Decode base64 (standard or URL alphabet, padding optional). */
+/*
+ * Decode base64 (standard or URL alphabet, padding optional, line
+ * breaks and spaces skipped as base64(1) and Node.js do).  -EINVAL for
+ * anything that is not the encoding of some bytes: a stray character,
+ * text after the padding, a length no bytes give ("A", "AAAAA") or
+ * bits set past the last byte ("AB==" for "AA=="), which lenient
+ * decoders drop and so store other bytes than were meant.
+ */
 static int cli_base64_decode(const char *in, size_t in_len, char *out,
 			     size_t *out_len)
 {
 	unsigned int acc = 0;
-	size_t i, n = 0;
+	size_t i, n = 0, digits = 0, pad = 0;
 	int bits = 0, v;
 
 	for (i = 0; i < in_len; i++) {
 		char ch = in[i];
 
+		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+			continue;
+		if (ch == '=') {
+			pad++;
+			continue;
+		}
 		if (ch >= 'A' && ch <= 'Z')
 			v = ch - 'A';
 		else if (ch >= 'a' && ch <= 'z')
@@ -554,10 +751,11 @@ static int cli_base64_decode(const char *in, size_t in_len, char *out,
 			v = 62;
 		else if (ch == '/' || ch == '_')
 			v = 63;
-		else if (ch == '=' && in_len - i <= 2)
-			break;
 		else
 			return -EINVAL;
+		if (pad)
+			return -EINVAL;
+		digits++;
 		acc = (acc << 6) | (unsigned int)v;
 		bits += 6;
 		if (bits >= 8) {
@@ -565,6 +763,9 @@ static int cli_base64_decode(const char *in, size_t in_len, char *out,
 			out[n++] = (char)((acc >> bits) & 0xff);
 		}
 	}
+	if (digits % 4 == 1 || (pad && (pad > 2 || (digits + pad) % 4)) ||
+	    (acc & ((1u << bits) - 1)))
+		return -EINVAL;
 	*out_len = n;
 	return 0;
 }
@@ -612,7 +813,7 @@ static int cli_list(struct cli *c, int argc, char **argv)
 {
 	const char *prefix = "", *cursor = NULL;
 	struct cli_page p = {.c = c};
-	char pos[STORE_KEY_MAX + 2], *next;
+	char pos[STORE_KEY_MAX + 2], *next, *text;
 	bool is_all = false, is_complete = false, is_more;
 	int want;
 	size_t pos_len, prefix_len;
@@ -699,9 +900,10 @@ static int cli_list(struct cli *c, int argc, char **argv)
 					    json_string(next ? next : ""));
 			free(next);
 		}
-		if (rc == 0 && json_dumpf(out, stdout, JSON_INDENT(2)))
+		text = rc == 0 ? cli_json_text(out, 2) : NULL;
+		if (rc == 0 && (!text || printf("%s\n", text) < 0))
 			rc = -EIO;
-		printf("\n");
+		free(text);
 		json_decref(out);
 	}
 	if (rc)
@@ -743,6 +945,7 @@ static int cli_import_entry(struct cli *c, struct cli_import *im, size_t i,
 	       *meta;
 	const char *problem;
 	char why[128], *buf;
+	int64_t t = 0;
 	size_t n;
 
 	if (!json_is_object(e) || !json_is_string(key)) {
@@ -786,26 +989,53 @@ static int cli_import_entry(struct cli *c, struct cli_import *im, size_t i,
 	if (it->size > STORE_VALUE_MAX)
 		CLI_BAD("value length of %zu exceeds limit of %d", it->size,
 			STORE_VALUE_MAX);
-	if (exp &&
-	    (!json_is_integer(exp) || json_integer_value(exp) < now + 60 ||
-	     json_integer_value(exp) > CLI_EXP_MAX))
-		CLI_BAD("invalid expiration: expiration times must be at "
-			"least 60 seconds in the future");
-	if (ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 60 ||
-		    json_integer_value(ttl) > CLI_EXP_MAX - now))
-		CLI_BAD("invalid expiration_ttl: must be at least 60");
-	it->expiration = ttl   ? now + json_integer_value(ttl)
-			 : exp ? json_integer_value(exp)
-			       : 0;
+	if (json_is_null(ttl)) /* null is left out, as for metadata */
+		ttl = NULL;
+	if (json_is_null(exp))
+		exp = NULL;
+	if (ttl) { /* the TTL wins: the expiration is not looked at */
+		if (!cli_json_whole(ttl, &t))
+			CLI_BAD(
+			    "invalid expiration_ttl: must be a whole number of "
+			    "seconds");
+		if (t < 60)
+			CLI_BAD("invalid expiration_ttl of %" PRId64
+				": must be at least 60",
+				t);
+		if (t > CLI_EXP_MAX - now)
+			CLI_BAD("invalid expiration_ttl of %" PRId64
+				": ends after %lld, the last second Workers KV "
+				"takes",
+				t, CLI_EXP_MAX);
+		it->expiration = now + t;
+	} else if (exp) {
+		if (!cli_json_whole(exp, &t))
+			CLI_BAD("invalid expiration: must be a whole number of "
+				"seconds since 1970");
+		if (t < now + 60)
+			CLI_BAD(
+			    "invalid expiration of %" PRId64
+			    ": expiration times must be at least 60 seconds "
+			    "in the future",
+			    t);
+		if (t > CLI_EXP_MAX)
+			CLI_BAD(
+			    "invalid expiration of %" PRId64
+			    ": after %lld, the last second Workers KV takes",
+			    t, CLI_EXP_MAX);
+		it->expiration = t;
+	}
 	/*
-	 * FIXME: jansson re-prints numbers (0.1 becomes 0.10000000000000001,
-	 * 1e2 becomes 100.0) and refuses integers beyond 64 bits, so an
-	 * import may store metadata spelled otherwise than in the file; put
-	 * --metadata keeps the text through the store's json_compact.
+	 * The file's numbers were read as JavaScript reads them (doubles),
+	 * and metadata is written as JSON.stringify writes it: what Workers
+	 * KV keeps when wrangler imports the same file (1e2 is stored as
+	 * 100, 0.10 as 0.1).  put --metadata and the mount keep the text as
+	 * given.  FIXME: a number beyond the doubles (1e400), which
+	 * JavaScript reads as Infinity and writes as null, fails the whole
+	 * file here with jansson's "real number overflow".
 	 */
 	if (meta && !json_is_null(meta)) {
-		buf = cli_own(im,
-			      json_dumps(meta, JSON_COMPACT | JSON_ENCODE_ANY));
+		buf = cli_own(im, cli_json_text(meta, 0));
 		if (!buf || strlen(buf) > STORE_META_MAX)
 			CLI_BAD("metadata length of %zu exceeds limit of %d",
 				buf ? strlen(buf) : 0, STORE_META_MAX);
@@ -827,8 +1057,8 @@ static int cli_import(struct cli *c, int argc, char **argv)
 	if (argc != 3)
 		return cli_usage(c);
 	all = !strcmp(argv[2], "-")
-		  ? json_loadf(stdin, JSON_ALLOW_NUL, &jerr)
-		  : json_load_file(argv[2], JSON_ALLOW_NUL, &jerr);
+		  ? json_loadf(stdin, CLI_JSON_IN, &jerr)
+		  : json_load_file(argv[2], CLI_JSON_IN, &jerr);
 	if (!all && jerr.line < 1) /* the file could not be read */
 		fprintf(stderr, "kvfs: import: %s: %s\n", argv[2], jerr.text);
 	else if (!all)
@@ -949,13 +1179,13 @@ static int cli_export_row(void *ctx, const struct store_row *r)
 		json_object_set_new(o, "expiration",
 				    json_integer(r->attr.expiration));
 	if (r->metadata) {
-		json_t *meta = json_loads(r->metadata, JSON_DECODE_ANY, NULL);
+		json_t *meta = cli_json_stored(r->metadata);
 
 		if (meta)
 			json_object_set_new(o, "metadata", meta);
 		/* else cli_key_json() said so already */
 	}
-	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	line = cli_json_text(o, 0);
 	json_decref(o);
 	if (!line)
 		return -ENOMEM;
@@ -1003,10 +1233,7 @@ static int cli_export(struct cli *c, int argc, char **argv)
 				json_t *k = json_array_get(p.keys, i);
 				json_t *e = json_object_get(k, "expiration");
 				json_t *m = json_object_get(k, "metadata");
-				char *mt =
-				    m ? json_dumps(m, JSON_COMPACT |
-							  JSON_ENCODE_ANY)
-				      : NULL;
+				char *mt = m ? cli_json_text(m, 0) : NULL;
 				struct store_row r = {
 				    .key = json_string_value(
 					json_object_get(k, "name")),

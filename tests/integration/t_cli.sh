@@ -278,17 +278,39 @@ cli put ns scalarmeta /dev/null --metadata 42
 cli get ns scalarmeta --metadata
 is "$ST:$OUT" "0:42" "metadata may be any JSON value (42)"
 
-# A number past what jansson holds: kept, but export and list cannot
-# write it; they say so and exit 1 rather than drop it silently.
 cli import ns "$W/no-such-file.json"
 status_is 1 "import of a file that does not exist: exit status 1"
 has "$ERR" "kvfs: import: $W/no-such-file.json: unable to open" \
 	"  and the message names the file, with no line number"
 
-cli put ns hugemeta /dev/null --metadata '{"n":123456789012345678901234567890}'
-cli get ns hugemeta --metadata
+# Numbers are written as JavaScript's JSON.stringify writes them: an
+# integer past 64 bits as the double it reads as.
+cli put ns bigmeta /dev/null --metadata '{"n":123456789012345678901234567890}'
+cli get ns bigmeta --metadata
 is "$ST:$OUT" '0:{"n":123456789012345678901234567890}' \
 	"metadata with a 30-digit number is stored as written"
+cli list ns --prefix bigmeta --all --jsonl
+is "$ST:$OUT" '0:{"name":"bigmeta","metadata":{"n":1.2345678901234568e+29}}' \
+	"  and listed as JSON.stringify writes it"
+cli delete ns bigmeta
+
+printf '%s' '[{"key":"num","value":"","metadata":{"a":0.10,"b":1e2,"c":-1.5E-7,"d":18446744073709551617,"e":1e21,"f":[0.000001,12345.6789e3,-0.0]}},{"key":"nul","value":"","metadata":{"s":"a\u0000b\u001f"}}]' >"$W/nums.json"
+cli import ns "$W/nums.json"
+cli list ns --prefix nu --all --jsonl
+is "$ST:$OUT" '0:{"name":"nul","metadata":{"s":"a\u0000b\u001f"}}
+{"name":"num","metadata":{"a":0.1,"b":100,"c":-1.5e-7,"d":18446744073709552000,"e":1e+21,"f":[0.000001,12345678.9,0]}}' \
+	"import stores metadata numbers and strings as JSON.stringify writes them"
+cli export ns
+has "$OUT" '{"key":"nul","value":"","metadata":{"s":"a\u0000b\u001f"}}' \
+	"  and export writes a NUL in a metadata string back"
+cli delete ns num
+cli delete ns nul
+
+# A number past the doubles: kept, but export and list cannot write it;
+# they say so and exit 1 rather than drop it silently.
+cli put ns hugemeta /dev/null --metadata '{"n":1e400}'
+cli get ns hugemeta --metadata
+is "$ST:$OUT" '0:{"n":1e400}' "metadata with 1e400 is stored as written"
 cli export ns
 status_is 1 "export with metadata it cannot write: exit status 1"
 has "$ERR" "'hugemeta'" "  and the message names the key"
@@ -823,7 +845,9 @@ mkjson "$W/w.json" '[
  {"key": "w4", "value": "y", "expiration": now + 7200, "metadata": {"a": [1]}},
  {"key": "w5", "value": "z", "expiration": now + 7200, "expiration_ttl": 300},
  {"key": "w6", "value": "", "metadata": None},
- {"key": "w7", "value": "AAEC/w==", "base64": False}]'
+ {"key": "w7", "value": "AAEC/w==", "base64": False},
+ {"key": "w8", "value": "t", "expiration": 100, "expiration_ttl": 3600},
+ {"key": "w9", "value": "AAEC\n/w==", "base64": True, "expiration": None}]'
 t0=$(date +%s)
 cli import imp "$W/w.json"
 t1=$(date +%s)
@@ -839,6 +863,12 @@ is "$(exp_of imp w4):$(meta_of imp w4)" "$w4exp:{\"a\":[1]}" \
 	"expiration and metadata are stored as given"
 between "$(exp_of imp w5)" $((t0 + 300)) $((t1 + 300)) \
 	"expiration and expiration_ttl: the TTL wins"
+between "$(exp_of imp w8)" $((t0 + 3600)) $((t1 + 3600)) \
+	"  and the expiration beside it is not checked (100, long past)"
+cli get imp w9
+py 'sys.stdout.write(str(open(a[0], "rb").read() == b"\0\1\2\xff"))' "$W/out" >"$W/e"
+is "$(cat "$W/e"):$(exp_of imp w9)" True:none \
+	"base64 broken over lines is decoded; expiration null is none"
 cli get imp w6
 is "$ST:$(stat -c %s "$W/out"):$(meta_of imp w6)" "0:0:null" \
 	"an empty value with metadata null: present, empty, no metadata"
@@ -884,6 +914,13 @@ bad_import "expiration 2^31 at index 2" 2 exp31 \
 	"$good"' + [{"key": "exp31", "value": "v", "expiration": 2 ** 31}]'
 bad_import "base64 that is not base64 at index 2" 2 notb64 \
 	"$good"' + [{"key": "notb64", "value": "!!!!", "base64": True}]'
+for b64 in A AB== AA=A AAAAA; do
+	bad_import "base64 '$b64' that no bytes encode at index 2" 2 notb64 \
+		"$good"' + [{"key": "notb64", "value": "'$b64'", "base64": True}]'
+done
+bad_import "expiration 1.5 days away, not whole, at index 2" 2 expfrac \
+	"$good"' + [{"key": "expfrac", "value": "v", "expiration": now + 129600.5}]'
+has "$ERR" "whole number of seconds" "  and the message says what the expiration must be"
 bad_import "an entry that is not an object at index 2" 2 - "$good"' + ["t9"]'
 bad_import "value of 26,214,401 bytes at index 2" 2 bigvalue \
 	"$good"' + [{"key": "bigvalue", "value": base64.b64encode(b"v" * 26214401).decode(), "base64": True}]'
