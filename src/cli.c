@@ -819,7 +819,7 @@ static int cli_list(struct cli *c, int argc, char **argv)
 	size_t pos_len, prefix_len;
 	int64_t limit = CLI_LIST_MAX, ns;
 	json_t *out;
-	int i, rc;
+	int i, rc, cmp;
 
 	if (argc < 2)
 		return cli_usage(c);
@@ -860,9 +860,10 @@ static int cli_list(struct cli *c, int argc, char **argv)
 	pos_len = prefix_len;
 	if (cursor && cli_cursor_start(c, cursor, pos, &pos_len))
 		return 1;
-	if (pos_len < prefix_len || memcmp(pos, prefix, prefix_len) < 0) {
-		memcpy(pos, prefix,
-		       prefix_len); /* a cursor before the prefix */
+	/* A cursor before the prefix starts at the prefix (byte order). */
+	cmp = memcmp(pos, prefix, pos_len < prefix_len ? pos_len : prefix_len);
+	if (cmp < 0 || (cmp == 0 && pos_len < prefix_len)) {
+		memcpy(pos, prefix, prefix_len);
 		pos_len = prefix_len;
 	}
 

@@ -628,6 +628,15 @@ is "$ST:$OUT" "0:$(printf '%s\n' '{"name":"a__"}' '{"name":"a_b"}')" \
 run cursor_names pfx a 3
 is "$KV_LAST_OUT" "['a', 'a%', 'a%%', 'a%b', 'aXb', 'a\\\\b', 'a__', 'a_b', 'ab', 'axb']" \
 	"--prefix a --limit 3 with cursors: every match once, in byte order"
+# A cursor past every key of a longer prefix: nothing more, not a restart.
+cli put pfx b /dev/null
+cli list pfx --prefix b --limit 1
+cur=$(py 'import json; print(json.load(open(a[0])).get("cursor", ""))' "$W/out")
+cli list pfx --prefix a%b --cursor "$cur"
+run py 'import json; print(json.load(open(a[0]))["keys"])' "$W/out"
+is "$ST:$KV_LAST_OUT" "0:[]" \
+	"--prefix a%b with the cursor of b (shorter, after it): no keys"
+cli delete pfx b
 
 # ---- list: 2,500 keys, paging, memcmp order, no directories ----------------
 mkdir "$M/L"
