@@ -616,7 +616,9 @@ static json_t *cli_key_json(struct cli *c, const struct store_row *r)
 				    json_integer(r->attr.expiration));
 	if (r->metadata) {
 		meta = cli_json_stored(r->metadata);
-		if (meta) {
+		if (json_is_null(meta)) { /* as import reads it: none */
+			json_decref(meta);
+		} else if (meta) {
 			json_object_set_new(o, "metadata", meta);
 		} else {
 			/*
@@ -1182,9 +1184,8 @@ static int cli_export_row(void *ctx, const struct store_row *r)
 	if (r->metadata) {
 		json_t *meta = cli_json_stored(r->metadata);
 
-		if (meta)
+		if (meta) /* cli_key_json() left out null, said what failed */
 			json_object_set_new(o, "metadata", meta);
-		/* else cli_key_json() said so already */
 	}
 	line = cli_json_text(o, 0);
 	json_decref(o);

@@ -306,6 +306,14 @@ has "$OUT" '{"key":"nul","value":"","metadata":{"s":"a\u0000b\u001f"}}' \
 cli delete ns num
 cli delete ns nul
 
+cli put ns nullmeta /dev/null --metadata null
+cli list ns --prefix nullmeta --all --jsonl
+is "$ST:$OUT" '0:{"name":"nullmeta"}' \
+	"metadata null is listed as none, as import reads null"
+cli export ns
+has "$OUT" '{"key":"nullmeta","value":""}' "  and exported as none"
+cli delete ns nullmeta
+
 # A number past the doubles: kept, but export and list cannot write it;
 # they say so and exit 1 rather than drop it silently.
 cli put ns hugemeta /dev/null --metadata '{"n":1e400}'
