@@ -89,6 +89,10 @@ char *log_key(char *buf, size_t buf_size, const char *key, size_t key_len)
 	static const char hex[] = "0123456789abcdef";
 	size_t i, o = 0, shown = key_len > 96 ? 96 : key_len;
 
+	/* Cut before a character, not inside one (10xxxxxx continues). */
+	while (shown > 0 && shown < key_len &&
+	       ((unsigned char)key[shown] & 0xc0) == 0x80)
+		shown--;
 	for (i = 0; i < shown && o + 8 < buf_size; i++) {
 		unsigned char c = (unsigned char)key[i];
 

@@ -416,6 +416,10 @@ is "$(py 'import json; print([k["name"] for k in json.load(open(a[0]))["keys"]] 
 	"$W/out" "$k512")" True "key of 513 bytes: nothing stored"
 refused "key of 2 bytes x 256 + 1 (513 bytes)" "${kmb}x" "*512*" \
 	put ns "${kmb}x" "$W/small"
+cli put ns "x$kmb" "$W/small"
+printf '%s' "$ERR" >"$W/e"
+run py 'open(a[0], "rb").read().decode(); print("valid")' "$W/e"
+is "$KV_LAST_OUT" valid "  a key shortened in a message is cut between characters"
 
 refused "empty key" "" "*empty*" put ns "" "$W/small"
 has "$ERR" "''" "empty key: the message shows the empty key"
