@@ -361,9 +361,20 @@ static int64_t cli_number(struct cli *c, const char *key, const char *opt,
 	return v;
 }
 
+/*
+ * True once a write to stdout failed and the command said so; else
+ * cli_main() checks stdout at the end (most output is buffered until
+ * then) and says what failed.
+ */
+static bool cli_out_said;
+
 static int cli_write_all(const void *buf, size_t len)
 {
-	return fwrite(buf, 1, len, stdout) == len ? 0 : -EIO;
+	errno = 0;
+	if (fwrite(buf, 1, len, stdout) == len)
+		return 0;
+	cli_out_said = true;
+	return errno ? -errno : -EIO;
 }
 
 static int cli_sink_stdout(void *ctx, const void *buf, size_t len)
@@ -412,10 +423,6 @@ static int cli_get(struct cli *c, int argc, char **argv)
 		cli_fail(c, argv[2], key_len, "no such key in %s", argv[1]);
 	else if (rc)
 		cli_fail(c, argv[2], key_len, "%s", strerror(-rc));
-	if (fflush(stdout) && rc == 0) {
-		cli_fail(c, NULL, 0, "stdout: %s", strerror(errno));
-		rc = -EIO;
-	}
 	return rc ? 1 : 0;
 }
 
@@ -904,14 +911,16 @@ static int cli_list(struct cli *c, int argc, char **argv)
 			free(next);
 		}
 		text = rc == 0 ? cli_json_text(out, 2) : NULL;
-		if (rc == 0 && (!text || printf("%s\n", text) < 0))
-			rc = -EIO;
+		if (rc == 0 && !text)
+			rc = -ENOMEM;
+		if (rc == 0)
+			printf("%s\n", text);
 		free(text);
 		json_decref(out);
 	}
 	if (rc)
 		cli_fail(c, NULL, 0, "%s", strerror(-rc));
-	return rc || fflush(stdout) || c->is_partial ? 1 : 0;
+	return rc || c->is_partial ? 1 : 0;
 }
 
 /* --- import and export ------------------------------------------------ */
@@ -1211,7 +1220,7 @@ static int cli_export(struct cli *c, int argc, char **argv)
 		return 1;
 	if (rc == 1) { /* what an empty namespace exports */
 		printf("[]\n");
-		return fflush(stdout) ? 1 : 0;
+		return 0;
 	}
 	printf("[");
 	/*
@@ -1259,7 +1268,7 @@ static int cli_export(struct cli *c, int argc, char **argv)
 	free(x.value.p);
 	if (rc)
 		cli_fail(c, NULL, 0, "%s", strerror(-rc));
-	return rc || fflush(stdout) || c->is_partial ? 1 : 0;
+	return rc || c->is_partial ? 1 : 0;
 }
 
 static const struct cli_command {
@@ -1318,6 +1327,12 @@ int cli_main(const char *config, int argc, char **argv)
 	for (i = 0; i < CLI_COMMAND_COUNT; i++)
 		if (!strcmp(argv[0], cli_commands[i].name))
 			rc = cli_commands[i].run(&c, argc, argv);
+	errno = 0;
+	if ((fflush(stdout) != 0 || ferror(stdout)) && !cli_out_said) {
+		cli_fail(&c, NULL, 0, "stdout: %s",
+			 strerror(errno ? errno : EIO));
+		rc = 1;
+	}
 	c.st->ops->close(c.st);
 	config_free(&c.cfg);
 	return rc;

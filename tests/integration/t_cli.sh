@@ -525,6 +525,20 @@ cli put made k - <<<"in made"
 status_is 0 "put into the namespace made with mkdir"
 is "$(cat "$M/made/k" 2>&1)" "in made" "  and the mount reads it there"
 
+# ---- output that cannot be written ----------------------------------------
+head -c 100000 /dev/zero >"$W/zeros"
+cli put made big "$W/zeros"
+for cmd in "namespaces" "get made k" "get made big" "get made k --metadata" \
+	"list made" "list made --all --jsonl" "export made"; do
+	# shellcheck disable=SC2086
+	"$KVFS_BIN" -c "$CF" $cmd >/dev/full 2>"$W/err"
+	ST=$?
+	ERR=$(cat "$W/err")
+	is "$ST" 1 "$cmd >/dev/full: exit status 1"
+	has "$ERR" "No space left on device" "  and the message says why"
+done
+cli delete made big
+
 # ---- list: the result's shape ----------------------------------------------
 mkdir "$M/shape"
 "$KVFS_BIN" -c "$CF" put shape plain /dev/null
