@@ -1057,6 +1057,22 @@ static int cli_import_entry(struct cli *c, struct cli_import *im, size_t i,
 	return 0;
 }
 
+/* Say why put_many failed: at entry failed, or at none (im->n). */
+static void cli_import_failed(struct cli *c, const struct cli_import *im,
+			      size_t failed, const char *ns_name, int rc)
+{
+	const struct config_ns *ns = config_find_ns(&c->cfg, ns_name);
+	const char *what = ns && ns->backend == CONFIG_BACKEND_CLOUDFLARE
+			       ? "what the API took before that is stored"
+			       : "nothing was imported";
+
+	if (failed < im->n)
+		cli_fail(c, im->items[failed].key, im->items[failed].key_len,
+			 "entry %zu: %s; %s", failed, strerror(-rc), what);
+	else
+		cli_fail(c, NULL, 0, "%s; %s", strerror(-rc), what);
+}
+
 static int cli_import(struct cli *c, int argc, char **argv)
 {
 	struct cli_import im = {0};
@@ -1096,10 +1112,7 @@ static int cli_import(struct cli *c, int argc, char **argv)
 	if (rc == 0) {
 		rc = c->st->ops->put_many(c->st, ns, im.items, im.n, &failed);
 		if (rc)
-			cli_fail(c, im.items[failed].key,
-				 im.items[failed].key_len,
-				 "entry %zu: %s; nothing was imported", failed,
-				 strerror(-rc));
+			cli_import_failed(c, &im, failed, argv[1], rc);
 	}
 	cli_import_free(&im);
 	json_decref(all);

@@ -279,7 +279,10 @@ struct store_ops {
 	 * Put every item as Workers KV does (value, metadata and
 	 * expiration replaced; other attributes cleared) in one
 	 * transaction: all are stored or none.  On failure *failed gets
-	 * the index of the item that failed.
+	 * the index of the item that failed, or n when no item did (the
+	 * database was busy, a request to the API failed).  A remote
+	 * namespace takes the items in bulk requests of REMOTE_BULK_MAX:
+	 * those before the failing request stay stored.
 	 */
 	int (*put_many)(struct store *st, int64_t ns,
 			const struct store_item *items, size_t n,

@@ -924,6 +924,7 @@ static int pd_put_many(struct store *st, int64_t ns,
 	struct pd_store *p = pd_of(st);
 	int rc = pd_settle_ns(p, ns);
 
+	*failed = n;
 	return rc ? rc : p->in->ops->put_many(p->in, ns, items, n, failed);
 }
 

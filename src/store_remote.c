@@ -939,6 +939,7 @@ static int rs_bulk(struct rs_ns *r, const struct store_item *items, size_t n,
 	size_t i;
 	int rc = a ? 0 : -ENOMEM;
 
+	*failed = n;
 	for (i = 0; i < n && rc == 0; i++) {
 		rc = rs_bulk_item(a, &items[i]);
 		if (rc)
@@ -981,11 +982,12 @@ static int rs_put_many(struct rs_ns *r, const struct store_item *items,
 	size_t at, k;
 	int rc = 0;
 
+	*failed = n;
 	for (at = 0; at < n && rc == 0; at += k) {
 		k = n - at < REMOTE_BULK_MAX ? n - at : REMOTE_BULK_MAX;
 		rc = rs_bulk(r, items + at, k, failed);
 		if (rc)
-			*failed += at;
+			*failed = *failed < k ? *failed + at : n;
 	}
 	return rc;
 }

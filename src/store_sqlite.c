@@ -1310,7 +1310,7 @@ static int sq_put_many(struct store *base, int64_t ns,
 	size_t i;
 	int rc;
 
-	*failed = 0;
+	*failed = n;
 	rc = sq_acquire(s, &c);
 	if (rc)
 		return rc;

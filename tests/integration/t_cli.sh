@@ -1017,6 +1017,29 @@ for i in range(60):
         bad.append("m%02d: %r" % (i, r.stdout))
 print(bad or "ok")' "$KVFS_BIN" "$CF" "$N/busy"
 is "$KV_LAST_OUT" ok "after that, each side reads every value the other wrote"
+# A database another process holds locked past busy_timeout_ms: the
+# message blames the lock, not an entry.
+sed 's/^\[store\]$/&\nbusy_timeout_ms = 100/' "$CF" >"$W/busy.ini"
+mkjson "$W/two.json" '[{"key": "lk0", "value": "a"}, {"key": "lk1", "value": "b"}]'
+db=$(sed -n 's/^path = //p' "$CF")
+py_bg '
+import sqlite3, time
+db = sqlite3.connect(a[0], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+open(a[1], "w").close()
+time.sleep(3)
+db.execute("ROLLBACK")' "$db" "$W/locked"
+bgpid=$!
+for _ in $(seq 100); do [ -e "$W/locked" ] && break; sleep 0.05; done
+"$KVFS_BIN" -c "$W/busy.ini" import ns "$W/two.json" >"$W/out" 2>"$W/err"
+ST=$?
+ERR=$(cat "$W/err")
+wait "$bgpid"
+status_is 1 "import into a database locked by another process: exit status 1"
+has "$ERR" "kvfs: import: Device or resource busy; nothing was imported" \
+	"  and the message says the database was busy, naming no entry"
+cli get ns lk0
+status_is 1 "  and nothing was stored"
 # A namespace the config makes read_only: the CLI refuses changes to it,
 # as the mount does, and reads it.
 mkdir "$M/ro" && echo kept >"$M/ro/k"
