@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1057,6 +1058,13 @@ static int cli_import_entry(struct cli *c, struct cli_import *im, size_t i,
 	return 0;
 }
 
+static bool cli_is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* Say why put_many failed: at entry failed, or at none (im->n). */
 static void cli_import_failed(struct cli *c, const struct cli_import *im,
 			      size_t failed, const char *ns_name, int rc)
@@ -1084,14 +1092,19 @@ static int cli_import(struct cli *c, int argc, char **argv)
 
 	if (argc != 3)
 		return cli_usage(c);
+	if (cli_is_dir(argv[2])) {
+		fprintf(stderr, "kvfs: import: %s: %s\n", argv[2],
+			strerror(EISDIR));
+		return 1;
+	}
 	all = !strcmp(argv[2], "-")
 		  ? json_loadf(stdin, CLI_JSON_IN, &jerr)
 		  : json_load_file(argv[2], CLI_JSON_IN, &jerr);
 	if (!all && jerr.line < 1) /* the file could not be read */
 		fprintf(stderr, "kvfs: import: %s: %s\n", argv[2], jerr.text);
-	else if (!all)
-		fprintf(stderr, "kvfs: import: %s:%d: %s\n", argv[2], jerr.line,
-			jerr.text);
+	else if (!all) /* a one-line file needs the column */
+		fprintf(stderr, "kvfs: import: %s:%d:%d: %s\n", argv[2],
+			jerr.line, jerr.column, jerr.text);
 	if (!all)
 		return 1;
 	if (!json_is_array(all)) {

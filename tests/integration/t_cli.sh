@@ -969,6 +969,13 @@ cli import imp "$W/obj.json"
 status_is 1 "import of a JSON object, not an array: exit status 1"
 cli import imp "$W/no-such-file.json"
 status_is 1 "import of a file that does not exist: exit status 1"
+printf '[{"key": "t1", "value": "v"},\n {"key": "t2" "value": "v"}]' >"$W/comma.json"
+cli import imp "$W/comma.json"
+has "$ERR" "kvfs: import: $W/comma.json:2:21: " \
+	"import of a file missing a comma: the message gives line and column"
+cli import imp "$W"
+is "$ST:$ERR" "1:kvfs: import: $W: Is a directory" \
+	"import of a directory: exit status 1, and the message says so"
 is "$(value_of imp t1)" "exit 1" "  and none of them stored anything"
 
 # ---- beside a running mount ------------------------------------------------
