@@ -5,6 +5,7 @@
  * export, the list result for list).  JSON through jansson.  Messages
  * name the key and the limit; values never reach stderr.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -339,6 +340,18 @@ static int cli_ns_writable(struct cli *c, const char *name, int64_t *ns)
 	return cli_ns(c, name, ns, false);
 }
 
+/* True (and said) if key is one Workers KV refuses ("", ".", 513 bytes). */
+static bool cli_key_refused(struct cli *c, const char *key)
+{
+	size_t len = strlen(key);
+	char why[128];
+	const char *problem = cli_key_problem(key, len, why, sizeof(why));
+
+	if (problem)
+		cli_fail(c, key, len, "%s", problem);
+	return problem != NULL;
+}
+
 /*
  * A whole number in [min, max]; else a message naming the key (if not
  * NULL) and the limit, and -2 if text is not a number at all (bad usage,
@@ -352,6 +365,8 @@ static int64_t cli_number(struct cli *c, const char *key, const char *opt,
 
 	errno = 0;
 	v = strtoll(text, &end, 10);
+	if (isspace((unsigned char)*text)) /* strtoll skips it; no one else */
+		end = (char *)text;
 	if (end == text || *end || errno || v < min || v > max) {
 		cli_fail(c, key, key ? strlen(key) : 0,
 			 "invalid %s '%s': expected a whole number from %lld "
@@ -394,6 +409,8 @@ static int cli_get(struct cli *c, int argc, char **argv)
 
 	if (argc != 3 && !want_meta)
 		return cli_usage(c);
+	if (cli_key_refused(c, argv[2]))
+		return 1;
 	rc = cli_ns(c, argv[1], &ns, true);
 	if (rc < 0)
 		return 1;
@@ -475,10 +492,10 @@ static int cli_slurp(struct cli *c, const char *key, const char *path,
 static int cli_put(struct cli *c, int argc, char **argv)
 {
 	const char *file = NULL, *meta_text = NULL, *exp_text = NULL;
-	const char *ttl_text = NULL, *problem;
+	const char *ttl_text = NULL;
 	int64_t expiration = 0, ttl, now = time(NULL), ns;
 	struct store_item item = {0};
-	char why[128], *value = NULL, *compact = NULL;
+	char *value = NULL, *compact = NULL;
 	size_t failed, compact_len;
 	int i, rc;
 
@@ -498,14 +515,12 @@ static int cli_put(struct cli *c, int argc, char **argv)
 	}
 	item.key = argv[2];
 	item.key_len = strlen(argv[2]);
-	problem = cli_key_problem(item.key, item.key_len, why, sizeof(why));
-	if (problem) {
-		cli_fail(c, item.key, item.key_len, "%s", problem);
+	if (cli_key_refused(c, item.key))
 		return 1;
-	}
-	if (exp_text && !ttl_text) { /* with both, the TTL wins */
+	if (exp_text) { /* with both, the TTL wins: only a number asked */
 		expiration = cli_number(c, item.key, "expiration", exp_text,
-					now + 60, CLI_EXP_MAX);
+					ttl_text ? 0 : now + 60,
+					ttl_text ? INT64_MAX : CLI_EXP_MAX);
 		if (expiration < 0)
 			return expiration == -2 ? 2 : 1;
 	}
@@ -557,7 +572,7 @@ static int cli_delete(struct cli *c, int argc, char **argv)
 
 	if (argc != 3)
 		return cli_usage(c);
-	if (cli_ns_writable(c, argv[1], &ns))
+	if (cli_key_refused(c, argv[2]) || cli_ns_writable(c, argv[1], &ns))
 		return 1;
 	rc = c->st->ops->remove(c->st, ns, argv[2], strlen(argv[2]), STORE_KEY);
 	if (rc == -ENOENT)

@@ -31,6 +31,7 @@ struct args {
 	char opts[4096]; /* -o options for libfuse, comma-separated */
 	bool is_foreground;
 	bool is_debug;
+	bool is_opts_given;   /* any -o */
 	int command;	      /* argv index of a subcommand, 0 if mounting */
 	long uid, gid, umask; /* -o uid=, gid=, umask=; -1 if not given */
 	bool is_allow_other;  /* -o allow_other */
@@ -246,6 +247,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			}
 			if (add_opts(a, list))
 				return 2;
+			a->is_opts_given = true;
 		} else if (!strcmp(s, "-c")) {
 			if (++i >= argc) {
 				fprintf(stderr, "kvfs: -c needs a file\n");
@@ -259,6 +261,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 		} else if (npos == 0 &&
 			   (cli_is_command(s) || !strcmp(s, "status"))) {
 			a->command = i;
+			if (a->is_opts_given) {
+				fprintf(stderr,
+					"kvfs: %s: -o is for mounting; "
+					"commands take no mount options\n",
+					s);
+				return 2;
+			}
 			return 0;
 		} else if (s[0] == '-' && s[1]) {
 			fprintf(stderr, "kvfs: unknown option '%s'\n", s);
@@ -272,7 +281,15 @@ static int parse_args(int argc, char **argv, struct args *a)
 			return 2;
 		}
 	}
-	if (npos == 0 || (npos == 2 && a->config)) {
+	if (npos == 2 && a->config) {
+		fprintf(stderr,
+			"kvfs: '%s' is not a command (with -c, the one "
+			"argument is the mountpoint)\n",
+			pos[0]);
+		usage(stderr);
+		return 2;
+	}
+	if (npos == 0) {
 		usage(stderr);
 		return 2;
 	}
@@ -412,7 +429,11 @@ static int check_mountpoint(const char *mountpoint)
 	if (statfs(mountpoint, &sf) && errno == ENOTCONN)
 		clear_dead_mount(mountpoint);
 	if (stat(mountpoint, &st)) {
-		fprintf(stderr, "kvfs: %s: %s\n", mountpoint, strerror(errno));
+		/* kvfs lsit: a mistyped command reads as a mountpoint */
+		fprintf(stderr, "kvfs: %s: %s%s\n", mountpoint, strerror(errno),
+			errno == ENOENT && !strchr(mountpoint, '/')
+			    ? " (nor is it a command)"
+			    : "");
 		return 1;
 	}
 	if (!S_ISDIR(st.st_mode)) {

@@ -195,6 +195,22 @@ ERR=$(cat "$W/err")
 status_is 2 "a mistyped command: exit status 2"
 has "$ERR" "'lsit' is neither a command nor a config file" \
 	"  and the message says what was not understood"
+"$KVFS_BIN" -c "$CF" lsit ns >"$W/out" 2>"$W/err"
+ST=$?
+ERR=$(cat "$W/err")
+status_is 2 "with -c, a mistyped command and an argument: exit status 2"
+has "$ERR" "'lsit' is not a command" "  and the message says so"
+"$KVFS_BIN" -c "$CF" lsit >"$W/out" 2>"$W/err"
+ST=$?
+ERR=$(cat "$W/err")
+status_is 1 "with -c, a mistyped command alone (a mountpoint): exit status 1"
+has "$ERR" "lsit: No such file or directory (nor is it a command)" \
+	"  and the message says it is neither"
+"$KVFS_BIN" -o ro -c "$CF" put ns k - <<<"x" >"$W/out" 2>"$W/err"
+ST=$?
+ERR=$(cat "$W/err")
+status_is 2 "-o with a command: exit status 2 (a CLI put would ignore ro)"
+has "$ERR" "-o is for mounting" "  and the message says what -o is for"
 
 cli get nosuchns k
 status_is 1 "get in a namespace that does not exist: exit status 1"
@@ -493,7 +509,11 @@ for opt in --ttl --expiration; do
 	cli put ns fresh /dev/null "$opt" abc
 	status_is 2 "put $opt abc (not a number): bad usage, exit status 2"
 	has "$ERR" "'abc'" "put $opt abc: the message quotes the text"
+	cli put ns fresh /dev/null "$opt" " 3600"
+	status_is 2 "put $opt ' 3600' (a space first): bad usage, exit status 2"
 done
+cli put ns fresh /dev/null --ttl 3600 --expiration abc
+status_is 2 "put --ttl 3600 --expiration abc: the TTL wins, but abc is no number"
 cli get ns fresh
 status_is 1 "after a bad number the new key was not stored"
 
@@ -514,6 +534,11 @@ status_is 0 "delete of a missing key: exit status 0 (idempotent)"
 is "$ERR" "" "  with no message"
 cli delete nosuchns k
 status_is 1 "delete in a namespace that does not exist: exit status 1"
+for cmd in get delete; do
+	refused "$cmd of the empty key" "" "*empty*" $cmd ns ""
+	refused "$cmd of key '.'" . "*not allowed*" $cmd ns .
+	refused "$cmd of a key of 513 bytes" "$k513" "*512*" $cmd ns "$k513"
+done
 
 # ---- namespaces ------------------------------------------------------------
 mkdir "$M/made"
