@@ -1341,6 +1341,7 @@ int cli_main(const char *config, int argc, char **argv)
 	size_t i;
 	int rc;
 
+	log_use_plain();
 	if (config)
 		rc = config_load(config, &c.cfg, err, sizeof(err));
 	else

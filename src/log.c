@@ -15,6 +15,12 @@
 
 int log_max_level = LOG_INFO;
 static bool log_to_syslog;
+static bool log_is_plain;
+
+void log_use_plain(void)
+{
+	log_is_plain = true;
+}
 
 void log_use_syslog(void)
 {
@@ -39,6 +45,10 @@ static void log_vmsg(int level, const char *fmt, va_list ap)
 		line[--n] = '\0';
 	if (log_to_syslog) {
 		syslog(level, "%s", line);
+		return;
+	}
+	if (log_is_plain) {
+		fprintf(stderr, "kvfs: %s: %s\n", names[level & 7], line);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -18,6 +18,9 @@ extern int log_max_level; /* messages above this level are dropped */
 /* Send messages to syslog from now on (after daemonizing). */
 void log_use_syslog(void);
 
+/* Write "kvfs: LEVEL: message" to stderr, without the time (commands). */
+void log_use_plain(void);
+
 /* Route libfuse's own messages into this logger. */
 void log_capture_fuse(void);
 

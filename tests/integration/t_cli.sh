@@ -1070,6 +1070,8 @@ wait "$bgpid"
 status_is 1 "import into a database locked by another process: exit status 1"
 has "$ERR" "kvfs: import: Device or resource busy; nothing was imported" \
 	"  and the message says the database was busy, naming no entry"
+like "$ERR" "kvfs: warn: store: BEGIN IMMEDIATE: database busy*" \
+	"  after the store's warning, with no time stamp (as a command's message)"
 cli get ns lk0
 status_is 1 "  and nothing was stored"
 # A namespace the config makes read_only: the CLI refuses changes to it,
