@@ -1636,7 +1636,12 @@ static void fs_file_opened(struct file *f)
 
 /* --- directories -------------------------------------------------- */
 
-/* The positions handed out as directory offsets for one open dir. */
+/*
+ * The positions handed out as directory offsets for one open dir: in a
+ * namespace, the next key to read with the directory's prefix taken
+ * off, so that a listing renamed (or whose parent is) goes on where it
+ * was under the new name.
+ */
 struct fs_dir {
 	pthread_mutex_t lock;
 	uint64_t next; /* next cookie; 1 and 2 are "." and ".." */
@@ -1884,6 +1889,8 @@ static int fs_row_entry(struct fs *fs, struct inode *dir, const char *prefix,
 	bool has_row;
 	int rc, flags = 0;
 
+	if (key_len < prefix_len || memcmp(key, prefix, prefix_len))
+		return -EIO; /* the store's range gave a row outside it */
 	memcpy(next, key, key_len);
 	next[key_len] = '\0';
 	*next_len = key_len + 1; /* the smallest key after this one */
@@ -1931,7 +1938,11 @@ static int fs_row_entry(struct fs *fs, struct inode *dir, const char *prefix,
 	return rc ? 0 : 1; /* a name that cannot be shown is skipped */
 }
 
-static int fs_list_keys(struct fs_fill *fl, const char *start, size_t start_len)
+/*
+ * List the directory's keys from rel (a position fs_dir_remember() kept,
+ * relative to the directory's prefix; empty: the beginning).
+ */
+static int fs_list_keys(struct fs_fill *fl, const char *rel, size_t rel_len)
 {
 	char prefix[FS_KEY_BUF], end[FS_KEY_BUF], pos[FS_KEY_BUF + 1];
 	char next[FS_KEY_BUF + 1];
@@ -1945,12 +1956,16 @@ static int fs_list_keys(struct fs_fill *fl, const char *start, size_t start_len)
 	memcpy(prefix, fl->dir->key, prefix_len);
 	inode_unlock();
 	store_prefix_end(prefix, prefix_len, end);
-	if (start_len == 0) {
-		start = prefix; /* the beginning of the directory */
-		start_len = prefix_len;
-	}
-	memcpy(pos, start, start_len);
-	pos_len = start_len;
+	/*
+	 * Under a longer name than it was read under, prefix + rel may
+	 * pass the longest key: cut at STORE_KEY_MAX + 1 bytes, which no
+	 * key of at most STORE_KEY_MAX sits between.
+	 */
+	memcpy(pos, prefix, prefix_len);
+	pos_len = prefix_len + rel_len;
+	if (pos_len > STORE_KEY_MAX + 1)
+		pos_len = STORE_KEY_MAX + 1;
+	memcpy(pos + prefix_len, rel, pos_len - prefix_len);
 
 	rows = malloc(sizeof(*rows));
 	if (!rows)
@@ -1973,8 +1988,9 @@ static int fs_list_keys(struct fs_fill *fl, const char *start, size_t start_len)
 			    i + 1 < rows->n ? rows->row[i + 1].key_len : 0, &en,
 			    next, &next_len);
 			if (rc == 1)
-				rc = fs_fill_add(fl, &en, fl->d->next, next,
-						 next_len);
+				rc = fs_fill_add(fl, &en, fl->d->next,
+						 next + prefix_len,
+						 next_len - prefix_len);
 			if (rc == 1)
 				break; /* full */
 			if (rc < 0)

@@ -86,4 +86,35 @@ print(len(first), first == again, first[0], first[-1])' "$N/big"
 is "$KV_LAST_OUT" "300 True f0698 f0997" \
 	"seekdir back to a telldir position lists the same 300 entries again"
 
+# ---- a listing goes on under a new name ---------------------------------
+# The directory being listed, or its parent, renamed to a shorter and a
+# longer name between two reads: every entry once, as on a local file
+# system (the positions kvfs keeps were whole keys of the old name: the
+# listing stopped short, repeated entries, or read past the key and
+# crashed the daemon).
+for how in self:s self:selflonger parent:p parent:parentlonger; do
+	what=${how%%:*}
+	to=${how#*:}
+	run py '
+import os, sys
+root, what, to = a[0], a[1], a[2]
+os.makedirs(root + "/lr/d")
+for i in range(1500):
+    open("%s/lr/d/k%04d" % (root, i), "w").close()
+it = os.scandir(root + "/lr/d")
+seen = [next(it).name for _ in range(5)]
+if what == "self":
+    os.rename(root + "/lr/d", root + "/lr/" + to)
+else:
+    os.rename(root + "/lr", root + "/" + to)
+seen += [e.name for e in it]
+it.close()
+want = ["k%04d" % i for i in range(1500)]
+print(len(seen), sorted(seen) == want)' "$N" "$what" "$to"
+	is "$KV_LAST_OUT" "1500 True" \
+		"listing a directory while its $what is renamed to '$to': every entry once"
+	is "$(cat "$N/big/f0001" 2>&1)" v "  and the daemon still answers"
+	rm -rf "$N/lr" "$N/$to"
+done
+
 done_testing
