@@ -363,6 +363,33 @@ static int fs_resolve(struct inode *parent, const char *name,
 	return rc;
 }
 
+/*
+ * Take the change lock for a change of name in pin (n resolved before)
+ * and resolve it again under the lock: a rename of pin or a parent
+ * that came between gave it another prefix, and the change belongs
+ * under the new one (the kernel does not hold a directory still while
+ * it is renamed in the same parent).  room: bytes the caller appends
+ * to the key.  Returns the lock, held; *rc is 0 or the errno to give.
+ */
+static pthread_rwlock_t *fs_lock_name(struct fs *fs, struct inode *pin,
+				      const char *name, struct fs_name *n,
+				      size_t room, int *rc)
+{
+	pthread_rwlock_t *lk;
+
+	for (;;) {
+		lk = fs_lock_of(fs, n->ns);
+		pthread_rwlock_wrlock(lk);
+		*rc = fs_resolve(pin, name, n);
+		if (*rc || fs_lock_of(fs, n->ns) == lk)
+			break;
+		pthread_rwlock_unlock(lk); /* moved to a remote namespace */
+	}
+	if (*rc == 0 && n->len + room > STORE_KEY_MAX)
+		*rc = -ENAMETOOLONG;
+	return lk;
+}
+
 /* The inode's number and a copy of what identifies it, under the lock. */
 static struct inode *fs_inode(fuse_ino_t ino)
 {
@@ -2561,7 +2588,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	bool is_created = true, is_excl;
 	struct store_attr a;
 	struct fs_name n;
-	int rc, tries, lazy;
+	int rc, tries, lazy, again;
 
 	if (!pin) {
 		fuse_reply_err(req, ESTALE);
@@ -2576,9 +2603,8 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	is_excl = fs->st->ops->caps(fs->st, n.ns) & STORE_CAP_EXCL;
 	lazy = STORE_PUT_LAZY | (fi->flags & O_EXCL ? STORE_PUT_CLAIM : 0);
-	pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
-	pthread_rwlock_wrlock(lk);
-	for (tries = 0;; tries++) {
+	pthread_rwlock_t *lk = fs_lock_name(fs, pin, name, &n, 0, &again);
+	for (tries = 0; again == 0; tries++) {
 		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
 			rc = fs_create_key(fs, req, pin, &n, mode_reg, lazy,
@@ -2608,6 +2634,8 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		    tries == FS_CREATE_TRIES)
 			break;
 	}
+	if (again)
+		rc = again;
 	pthread_rwlock_unlock(lk);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -2633,9 +2661,9 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == -ENOENT)
 		rc = -EPERM;
 	if (rc == 0) {
-		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
-		pthread_rwlock_wrlock(lk);
-		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
+		pthread_rwlock_t *lk = fs_lock_name(fs, pin, name, &n, 0, &rc);
+		if (rc == 0)
+			rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
 			rc = fs_create_key(fs, req, pin, &n, mode, 0, NULL,
 					   NULL);
@@ -2664,9 +2692,9 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	if (rc == 0 && strlen(link) > STORE_VALUE_MAX)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
-		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
-		pthread_rwlock_wrlock(lk);
-		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
+		pthread_rwlock_t *lk = fs_lock_name(fs, pin, name, &n, 0, &rc);
+		if (rc == 0)
+			rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
 			rc = fs_create_key(fs, req, pin, &n, S_IFLNK | 0777, 0,
 					   link, NULL);
@@ -2925,9 +2953,9 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	    fs_dir_exists(fs, n.ns, n.key, n.len) == 1)
 		rc = -EISDIR;
 	if (rc == 0) {
-		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
-		pthread_rwlock_wrlock(lk);
-		rc = fs_may_remove(req, fs, pin, &n);
+		pthread_rwlock_t *lk = fs_lock_name(fs, pin, name, &n, 0, &rc);
+		if (rc == 0)
+			rc = fs_may_remove(req, fs, pin, &n);
 		if (rc == 0) {
 			fs_preserve_readers(fs, n.ns, n.key, n.len);
 			rc = fs->st->ops->remove(fs->st, n.ns, n.key, n.len,
@@ -3010,9 +3038,9 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0 && n.len + 1 > STORE_KEY_MAX)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
-		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
-		pthread_rwlock_wrlock(lk);
-		rc = fs_may(req, fs, pin, PERM_W | PERM_X);
+		pthread_rwlock_t *lk = fs_lock_name(fs, pin, name, &n, 1, &rc);
+		if (rc == 0)
+			rc = fs_may(req, fs, pin, PERM_W | PERM_X);
 		if (rc == 0)
 			rc = fs_dir_exists(fs, n.ns, n.key, n.len);
 		if (rc == 0) {
@@ -3083,9 +3111,9 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0 && n.len + 1 > STORE_KEY_MAX)
 		rc = -ENOENT;
 	if (rc == 0) {
-		pthread_rwlock_t *lk = fs_lock_of(fs, n.ns);
-		pthread_rwlock_wrlock(lk);
-		rc = fs_may_remove(req, fs, pin, &n);
+		pthread_rwlock_t *lk = fs_lock_name(fs, pin, name, &n, 1, &rc);
+		if (rc == 0)
+			rc = fs_may_remove(req, fs, pin, &n);
 		n.key[n.len++] = '/';
 		if (rc == 0)
 			rc = fs_dir_has_children(fs, n.ns, n.key, n.len);
@@ -3204,9 +3232,12 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = fs_writable(fs, to->ns);
 	if (rc == 0) {
-		pthread_rwlock_t *lk = fs_lock_of(fs, from->ns);
-		pthread_rwlock_wrlock(lk);
-		rc = fs_may_rename(req, fs, pin, from, npin, to);
+		pthread_rwlock_t *lk =
+		    fs_lock_name(fs, pin, name, from, 0, &rc);
+		if (rc == 0)
+			rc = fs_resolve(npin, newname, to);
+		if (rc == 0)
+			rc = fs_may_rename(req, fs, pin, from, npin, to);
 		if (rc == 0)
 			rc = fs_rename_names(fs, from, to, flags);
 		if (rc == 0)

@@ -116,4 +116,60 @@ same_file "$N/r2" "$L/new" "after remount: the replaced key has the new value"
 is "$(ls -U "$N" | tr '\n' ' ')" "d1 d2 open2 r2 r3 r4 " \
 	"after remount: exactly the expected names"
 
+# ---- changes through a directory while it is renamed -----------------------
+# One process renames rd <-> re in a loop; another creates, renames and
+# unlinks files through a descriptor of the directory.  On a local file
+# system every change lands in the one directory the descriptor names;
+# kvfs used the directory's name from before it took its lock, so files
+# came to life under the old name (rd and re both, and every rename
+# after that ENOTEMPTY) and renames and unlinks failed with ENOENT.
+race='
+import collections, errno, os, sys, time
+root = a[0]
+os.mkdir(root + "/rd")
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(w)
+    os.set_blocking(r, False)
+    x, y = root + "/rd", root + "/re"
+    bad = 0
+    while True:
+        try:
+            if os.read(r, 1) == b"":
+                break
+        except BlockingIOError:
+            pass
+        try:
+            os.rename(x, y)
+            x, y = y, x
+        except OSError:
+            bad += 1
+    os._exit(min(bad, 100))
+os.close(r)
+dfd = os.open(root + "/rd", os.O_RDONLY | os.O_DIRECTORY)
+errs = collections.Counter()
+def do(what, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except OSError as e:
+        errs[what + " " + errno.errorcode[e.errno]] += 1
+for i in range(400):
+    do("create", lambda: os.close(os.open("f%d" % i, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dfd)))
+for i in range(400):
+    do("rename", os.rename, "f%d" % i, "g%d" % i, src_dir_fd=dfd, dst_dir_fd=dfd)
+for i in range(0, 400, 2):
+    do("unlink", os.unlink, "g%d" % i, dir_fd=dfd)
+os.close(w)
+_, st = os.waitpid(pid, 0)
+left = sorted(os.listdir(dfd), key=lambda n: int(n[1:]))
+os.close(dfd)
+dirs = sorted(n for n in os.listdir(root) if n in ("rd", "re"))
+want = ["g%d" % i for i in range(1, 400, 2)]
+print(dict(errs) or "no errors", os.waitstatus_to_exitcode(st), len(dirs), left == want)'
+run py "$race" "$N"
+is "$KV_LAST_OUT" "no errors 0 1 True" \
+	"creates, renames and unlinks through a directory renamed meanwhile: all land in it"
+rm -rf "$N/rd" "$N/re"
+
 done_testing
