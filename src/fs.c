@@ -3158,6 +3158,12 @@ static int fs_rename_names(struct fs *fs, struct fs_name *from,
 		is_dir = fs_dir_exists(fs, from->ns, from->key, from->len);
 	if (is_dir < 0)
 		return is_dir;
+	/* name^v is the value beside directory name, as for a create. */
+	if (to->is_value) {
+		rc = is_dir ? 0 : fs_dir_exists(fs, to->ns, to->key, to->len);
+		if (rc <= 0)
+			return rc < 0 ? rc : -EINVAL;
+	}
 	if (is_dir) {
 		if (to->is_flat || to->len + 1 > STORE_KEY_MAX)
 			return to->is_flat ? -EXDEV : -ENAMETOOLONG;
@@ -3210,7 +3216,8 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_name *from, *to;
 	int rc;
 
-	if (flags & RENAME_EXCHANGE) {
+	/* No exchange (see README); no whiteout (a device, for overlayfs) */
+	if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT)) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}

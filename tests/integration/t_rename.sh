@@ -116,6 +116,39 @@ same_file "$N/r2" "$L/new" "after remount: the replaced key has the new value"
 is "$(ls -U "$N" | tr '\n' ' ')" "d1 d2 open2 r2 r3 r4 " \
 	"after remount: exactly the expected names"
 
+# ---- names a rename may not make --------------------------------------------
+# name^v is the value beside directory name: a rename makes it only
+# where that directory is, as a create does; a directory never.
+echo vv >"$N/vsrc"
+mkdir "$N/vdir" "$N/vdir2"
+rename_errno() {
+	py '
+try:
+    os.rename(a[0], a[1])
+    print("renamed")
+except OSError as e:
+    print(os.strerror(e.errno))' "$@"
+}
+is "$(rename_errno "$N/vsrc" "$N/w^v")" "Invalid argument" \
+	"rename to w^v without a directory w: EINVAL"
+is "$(rename_errno "$N/vdir" "$N/vdir2^v")" "Invalid argument" \
+	"rename of a directory to vdir2^v: EINVAL"
+check "mv to vdir2^v beside the directory vdir2" mv -T "$N/vsrc" "$N/vdir2^v"
+is "$(cat "$N/vdir2^v" 2>&1):$(ls "$N" | grep '^[vw]' | tr '\n' ' ')" \
+	"vv:vdir vdir2 vdir2^v " \
+	"  the value is there, and nothing else moved"
+rm -r "$N/vdir" "$N/vdir2" "$N/vdir2^v"
+echo w >"$N/wsrc"
+run py '
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+rc = libc.renameat2(-100, a[0].encode(), -100, a[1].encode(), 4)
+print(rc, os.strerror(ctypes.get_errno()) if rc else "", os.path.exists(a[0]))' \
+	"$N/wsrc" "$N/wdst"
+is "$KV_LAST_OUT" "-1 Invalid argument True" \
+	"renameat2 with RENAME_WHITEOUT: EINVAL, the source stays (no whiteouts)"
+rm -f "$N/wsrc"
+
 # ---- changes through a directory while it is renamed -----------------------
 # One process renames rd <-> re in a loop; another creates, renames and
 # unlinks files through a descriptor of the directory.  On a local file
