@@ -1596,24 +1596,38 @@ static int sq_rename_dir(struct sq_conn *c, int64_t from_ns, const char *from,
 	char from_end[STORE_KEY_MAX + 2], to_end[STORE_KEY_MAX + 2];
 	char key[STORE_KEY_MAX * 2 + 2];
 	sqlite3_stmt *st, *rows;
-	int rc;
+	int rc, i;
 
 	store_prefix_end(from, from_len, from_end);
 	store_prefix_end(to, to_len, to_end);
 
-	st = sq_stmt(c, SQ_ANY);
-	if (!st)
-		return -EIO;
-	sq_bind_range(st, to_ns, to, to_len, to_end, to_len);
-	rc = sqlite3_step(st);
-	rc = rc == SQLITE_ROW	 ? 1
-	     : rc == SQLITE_DONE ? 0
-				 : sq_errno(c->db, rc, "any");
-	sqlite3_reset(st);
-	if (rc < 0)
-		return rc;
-	if (rc == 1 && noreplace)
-		return -EEXIST;
+	/*
+	 * The target may hold its own row (an empty directory, replaced)
+	 * and nothing else.  The caller looked before this transaction,
+	 * but another mount or the CLI may have stored under it since:
+	 * that is checked here, where no one else writes, or the range
+	 * delete below would take what they stored.
+	 */
+	memcpy(key, to, to_len);
+	key[to_len] = '\0'; /* the least key under the target */
+	for (i = 0; i < 2; i++) {
+		st = sq_stmt(c, SQ_ANY);
+		if (!st)
+			return -EIO;
+		sq_bind_range(st, to_ns, i ? key : to, to_len + (size_t)i,
+			      to_end, to_len);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_ROW	 ? 1
+		     : rc == SQLITE_DONE ? 0
+					 : sq_errno(c->db, rc, "any");
+		sqlite3_reset(st);
+		if (rc < 0)
+			return rc;
+		if (rc == 1 && noreplace)
+			return -EEXIST;
+		if (rc == 1 && i == 1)
+			return -ENOTEMPTY;
+	}
 
 	st = sq_stmt(c, SQ_RANGE_DELETE);
 	if (!st)

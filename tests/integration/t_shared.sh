@@ -104,6 +104,48 @@ sleep 1.5
 is "$(ls "$B" | grep -c '^late$')" 1 \
 	"cached: after kernel_cache_sec B lists the new key"
 
+# ---- mv of a directory onto one the other mount is filling ----------------
+# A's mv -T src dst (dst empty when A looks) and B's write of dst/new
+# both wait for a write lock another program holds; when it is free,
+# B's put may commit first.  Then A's rename must fail (ENOTEMPTY) and
+# dst/new stay: it replaced dst with everything under it, deleting a
+# file whose close() had returned.
+lost=0
+for round in 1 2 3; do
+	rm -rf "$A/src" "$A/dst" "$L/locked" "$L/release"
+	mkdir "$A/src" "$A/dst"
+	echo keep >"$A/src/a"
+	py_bg '
+import sqlite3
+con = sqlite3.connect(a[0], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+open(a[1], "w").close()
+while not os.path.exists(a[2]):
+    time.sleep(0.02)
+con.execute("COMMIT")' "${KV_DBS[a]}" "$L/locked" "$L/release"
+	locker=$!
+	for _ in $(seq 1 100); do
+		[ -e "$L/locked" ] && break
+		sleep 0.05
+	done
+	mv -T "$A/src" "$A/dst" 2>/dev/null &
+	mover=$!
+	sleep 0.3
+	(echo important >"$B/dst/new") 2>/dev/null &
+	writer=$!
+	sleep 0.3
+	touch "$L/release"
+	wait "$locker"
+	wait "$writer"
+	wst=$?
+	wait "$mover"
+	if [ "$wst" = 0 ] && [ "$(cat "$A/dst/new" 2>&1)" != important ]; then
+		lost=$((lost + 1))
+	fi
+done
+is "$lost" 0 "mv -T onto a directory another mount fills: no closed file is lost (3 rounds)"
+rm -rf "$A/src" "$A/dst" "$L/locked" "$L/release"
+
 # ---- a database locked by another program: EBUSY, never EIO -------------
 kv_mount_shared c a "[store]
 path = ${KV_DBS[a]}

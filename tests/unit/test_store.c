@@ -1674,6 +1674,18 @@ static void test_rename_dir(void)
 	      rc);
 	CHECK(list_prefix(f.st, f.ns, K("d/"), &r) == 0 && r.n == DIR_KEYS + 3,
 	      "a refused directory rename moves nothing (%zu rows)", r.n);
+	fails = put_str(&f, K("f/late"), "stored meanwhile") != 0;
+	rc = f.st->ops->rename(f.st, f.ns, K("d/"), f.ns, K("f/"), STORE_DIR,
+			       false);
+	CHECK(fails == 0 && rc == -ENOTEMPTY &&
+		  str_is(&f, K("f/late"), "stored meanwhile"),
+	      "rename of d/ onto f/ holding a key is -ENOTEMPTY, the key "
+	      "stays (%d)",
+	      rc);
+	fails = f.st->ops->remove(f.st, f.ns, K("f/late"), STORE_KEY) != 0;
+	CHECK(fails == 0 && list_prefix(f.st, f.ns, K("d/"), &r) == 0 &&
+		  r.n == DIR_KEYS + 3,
+	      "a refused directory rename moves nothing (%zu rows)", r.n);
 
 	rc = f.st->ops->rename(f.st, f.ns, K("d/"), f.ns, K("e/"), STORE_DIR,
 			       true);
