@@ -105,7 +105,8 @@ static void cli_fail(struct cli *c, const char *key, size_t key_len,
  * JavaScript's JSON.stringify writes it, which is what Workers KV keeps
  * of metadata wrangler read from a file: the fewest digits that read
  * back as the same double, with an exponent from 1e21 up and below
- * 1e-6.  Strings are escaped as it does too.
+ * 1e-6.  Strings are escaped as it does too.  Members stay in order,
+ * where JavaScript moves those named like array indexes ("8") first.
  */
 static void cli_json_zeros(FILE *f, int n)
 {
