@@ -1078,9 +1078,17 @@ static int fs_may_setattr(fuse_req_t req, struct fs *fs, struct inode *in,
 	}
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE)) {
 		if (!perm_is_owner(&c, st.st_uid)) {
-			bool drops = (st.st_mode & privs) &&
-				     (attr->st_mode & 07777) ==
-					 (st.st_mode & 07777 & ~privs);
+			/*
+			 * The kernel's own change when a writer who is not
+			 * the owner writes: setuid off, and setgid where it
+			 * drops it (group execution on, or the writer not
+			 * of the group), so one bit or both.
+			 */
+			mode_t old = st.st_mode & 07777;
+			mode_t now = attr->st_mode & 07777;
+			bool drops = now != old &&
+				     (now & ~privs) == (old & ~privs) &&
+				     (now & ~old) == 0;
 
 			rc = drops && fs_may_stat(req, &st, PERM_W) == 0
 				 ? 0
@@ -2450,6 +2458,41 @@ static void fs_open_status(struct fs *fs, struct inode *in, fuse_req_t req,
 	fuse_reply_open(req, fi);
 }
 
+/*
+ * An open with O_TRUNC by a caller other than root clears setuid, and
+ * setgid where group execution is on or the caller is not of the
+ * file's group, as truncate(2) does: with atomic O_TRUNC the kernel
+ * sends no mode change for it.  Caller holds the change lock.
+ */
+static int fs_trunc_drops_privs(fuse_req_t req, struct fs *fs, struct inode *in)
+{
+	struct perm_caller c;
+	gid_t *groups = NULL;
+	struct stat st, now;
+	int in_group, rc;
+
+	if (fuse_req_ctx(req)->uid == 0)
+		return 0;
+	rc = fs_perm_stat(fs, in, &st);
+	if (rc || !(st.st_mode & (S_ISUID | S_ISGID)))
+		return rc;
+	now.st_mode = st.st_mode & ~(mode_t)S_ISUID;
+	if ((st.st_mode & S_ISGID) && !(st.st_mode & S_IXGRP)) {
+		fs_caller(req, &c);
+		in_group = perm_in_group(&c, st.st_gid);
+		if (in_group < 0) {
+			groups = fs_load_groups(req, &c);
+			in_group = perm_in_group(&c, st.st_gid);
+		}
+		free(groups);
+		if (in_group != 1)
+			now.st_mode &= ~(mode_t)S_ISGID;
+	} else {
+		now.st_mode &= ~(mode_t)S_ISGID;
+	}
+	return fs_setattr_in(fs, in, &now, FUSE_SET_ATTR_MODE, NULL);
+}
+
 static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -2479,6 +2522,8 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	else
 		pthread_rwlock_rdlock(lk);
 	rc = fs_may(req, fs, in, fs_open_want(fi->flags));
+	if (rc == 0 && (fi->flags & O_TRUNC))
+		rc = fs_trunc_drops_privs(req, fs, in);
 	if (rc == 0)
 		rc = fs_open_in(fs, in, fi, false, NULL);
 	pthread_rwlock_unlock(lk);

@@ -196,7 +196,7 @@ check "nobody makes a sticky 1777 directory" \
 check "nobody writes t/roots" nobody sh -c "echo \"root's\" >t/roots"
 check "and t/suid, t/rw" \
 	nobody sh -c 'echo s >t/suid && echo s >t/suid2 && echo w >t/rw &&
-		chmod 666 t/rw'
+		echo s >t/suid3 && echo s >t/sgid && chmod 666 t/rw'
 check "and g/k, then chmod 600 g (no search)" \
 	nobody sh -c 'mkdir g && echo gk >g/k && chmod 600 g'
 # Only root may give a key away, and root may not enter this mount: make
@@ -212,6 +212,10 @@ db.execute("UPDATE kv SET uid = 0, gid = 0, mode = 35309"  # S_IFREG | 04755
            " WHERE key = CAST('t/suid' AS BLOB)")
 db.execute("UPDATE kv SET uid = 0, gid = 0, mode = 35327"  # S_IFREG | 04777
            " WHERE key = CAST('t/suid2' AS BLOB)")
+db.execute("UPDATE kv SET uid = 0, gid = 0, mode = 35327"  # S_IFREG | 04777
+           " WHERE key = CAST('t/suid3' AS BLOB)")
+db.execute("UPDATE kv SET uid = 0, gid = 0, mode = 36343"  # S_IFREG | 06767
+           " WHERE key = CAST('t/sgid' AS BLOB)")
 db.commit()
 EOF
 start_a
@@ -240,6 +244,13 @@ is "$(nobody cat t/suid)" s "and holds its value"
 check "nobody writes root's 4777 key" nobody sh -c 'echo x >>t/suid2'
 is "$(mode t/suid2)" "777 0:0 " \
 	"which drops its setuid bit, as on ext4 (the kernel's mode change)"
+check "nobody opens root's 4777 key O_TRUNC" nobody_py \
+	'os.close(os.open(a[0], os.O_WRONLY | os.O_TRUNC))' t/suid3
+is "$(mode t/suid3)" "777 0:0 " "which drops its setuid bit, as on ext4"
+check "nobody writes root's 6767 key (setgid, no group execution)" \
+	nobody sh -c 'echo x >>t/sgid'
+is "$(mode t/sgid):$(nobody tail -c 2 t/sgid)" "2767 0:0 :x" \
+	"which drops setuid, the one bit the kernel drops here (was EPERM)"
 check "nobody may touch root's 666 key (both times now)" nobody touch t/rw
 fails_with "$eperm" "but not touch -m it (atime left alone: a given time)" \
 	nobody touch -m t/rw
