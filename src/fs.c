@@ -912,22 +912,25 @@ static int fs_name_stat(struct fs *fs, const struct fs_name *n, struct stat *st)
 	bool has_row;
 	int rc;
 
-	rc = fs->st->ops->stat(fs->st, n->ns, n->key, n->len, STORE_KEY, &a);
-	if (rc == 0) {
-		fs_fill_stat(fs, 0, INODE_KEY, &a, st);
-		return 0;
+	/* Where a directory has the name, the key beside it is name^v. */
+	if (!n->is_flat && !n->is_value && n->len + 1 <= STORE_KEY_MAX) {
+		memcpy(dkey, n->key, n->len);
+		dkey[n->len] = '/'; /* a directory's row is its prefix */
+		rc = fs_dir_attr(fs, n->ns, dkey, n->len + 1, &a, &has_row);
+		if (rc == 0 && !has_row)
+			rc = fs_dir_exists(fs, n->ns, n->key, n->len) == 1
+				 ? 0
+				 : -ENOENT;
+		if (rc == 0) {
+			fs_fill_stat(fs, 0, INODE_DIR, has_row ? &a : NULL, st);
+			return 0;
+		}
+		if (rc != -ENOENT)
+			return rc;
 	}
-	if (rc != -ENOENT || n->is_flat || n->is_value ||
-	    n->len + 1 > STORE_KEY_MAX)
-		return rc;
-	memcpy(dkey, n->key, n->len);
-	dkey[n->len] = '/'; /* a directory's row is its prefix */
-	rc = fs_dir_attr(fs, n->ns, dkey, n->len + 1, &a, &has_row);
-	if (rc == 0 && !has_row &&
-	    fs_dir_exists(fs, n->ns, n->key, n->len) != 1)
-		rc = -ENOENT;
+	rc = fs->st->ops->stat(fs->st, n->ns, n->key, n->len, STORE_KEY, &a);
 	if (rc == 0)
-		fs_fill_stat(fs, 0, INODE_DIR, has_row ? &a : NULL, st);
+		fs_fill_stat(fs, 0, INODE_KEY, &a, st);
 	return rc;
 }
 

@@ -196,7 +196,8 @@ check "nobody makes a sticky 1777 directory" \
 check "nobody writes t/roots" nobody sh -c "echo \"root's\" >t/roots"
 check "and t/suid, t/rw" \
 	nobody sh -c 'echo s >t/suid && echo s >t/suid2 && echo w >t/rw &&
-		echo s >t/suid3 && echo s >t/sgid && chmod 666 t/rw'
+		echo s >t/suid3 && echo s >t/sgid && chmod 666 t/rw &&
+		mkdir t/rd'
 check "and g/k, then chmod 600 g (no search)" \
 	nobody sh -c 'mkdir g && echo gk >g/k && chmod 600 g'
 # Only root may give a key away, and root may not enter this mount: make
@@ -216,6 +217,7 @@ db.execute("UPDATE kv SET uid = 0, gid = 0, mode = 35327"  # S_IFREG | 04777
            " WHERE key = CAST('t/suid3' AS BLOB)")
 db.execute("UPDATE kv SET uid = 0, gid = 0, mode = 36343"  # S_IFREG | 06767
            " WHERE key = CAST('t/sgid' AS BLOB)")
+db.execute("UPDATE kv SET uid = 0, gid = 0 WHERE key = CAST('t/rd/' AS BLOB)")
 db.commit()
 EOF
 start_a
@@ -264,6 +266,14 @@ fails_with "$eperm" \
 	"sticky 1777 directory of root's: nobody cannot delete root's key" \
 	nobody rm -f t/roots
 fails_with "$eperm" "nor rename it" nobody mv t/roots t/mine
+# A key of nobody's beside root's directory t/rd (t/rd^v) does not make
+# the name t/rd nobody's: it names the directory.
+check "nobody puts a key t/rd^v beside root's directory t/rd" \
+	nobody sh -c 'echo v >t/rd^v'
+fails_with "$eperm" "nobody still cannot rmdir root's t/rd (sticky t)" \
+	nobody rmdir t/rd
+fails_with "$eperm" "nor rename it" nobody mv -T t/rd t/rd2
+check "but removes its own key t/rd^v" nobody rm t/rd^v
 check "but nobody creates its own key there" nobody sh -c 'echo m >t/mine'
 check "and deletes it" nobody rm t/mine
 is "$(nobody cat t/roots)" "root's" "root's key in the sticky directory is intact"
