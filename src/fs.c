@@ -4008,7 +4008,7 @@ int fs_main(const struct fs_mount *m)
 	struct fuse_loop_config *loop;
 	struct fs fs = {.cfg = m->cfg,
 			.mountpoint = m->mountpoint,
-			.is_checking = !m->is_allow_other};
+			.is_checking = !m->is_allow_other || m->is_fd};
 	pthread_rwlockattr_t lock_attr;
 	struct fs_sweeper sweeper;
 	int i, rc, status = 1;

@@ -23,6 +23,11 @@ struct fs_mount {
 	bool is_debug; /* libfuse's own request trace */
 	/* -o allow_other: the kernel checks permissions, else kvfs does */
 	bool is_allow_other;
+	/*
+	 * A /dev/fd/N descriptor kvfs's parent mounted, with options kvfs
+	 * cannot see: kvfs checks permissions itself, allow_other or not.
+	 */
+	bool is_fd;
 };
 
 /*

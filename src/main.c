@@ -495,7 +495,9 @@ int main(int argc, char **argv)
 		log_max_level = LOG_DEBUG;
 	log_capture_fuse();
 
-	if (a.is_allow_other && geteuid() != 0 && !fuse_conf_allows_other()) {
+	/* On /dev/fd/N the parent mounted already, with its own options. */
+	if (a.is_allow_other && geteuid() != 0 &&
+	    !is_fd_mountpoint(a.mountpoint) && !fuse_conf_allows_other()) {
 		fprintf(stderr, "kvfs: allow_other needs the line "
 				"'user_allow_other' in /etc/fuse.conf (or "
 				"mounting as root)\n");
@@ -549,7 +551,8 @@ int main(int argc, char **argv)
 			      .fuse_opts = a.opts,
 			      .is_foreground = a.is_foreground,
 			      .is_debug = a.is_debug,
-			      .is_allow_other = a.is_allow_other};
+			      .is_allow_other = a.is_allow_other,
+			      .is_fd = is_fd_mountpoint(a.mountpoint)};
 	rc = fs_main(&m);
 	free(mountpoint);
 	config_free(&cfg);

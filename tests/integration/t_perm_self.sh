@@ -38,7 +38,8 @@ import ctypes, os, subprocess, sys
 mnt, log, kvfs, conf = sys.argv[1:5]
 fd = os.open("/dev/fuse", os.O_RDWR)
 libc = ctypes.CDLL(None, use_errno=True)
-opts = "fd=%d,rootmode=40000,user_id=65534,group_id=65534" % fd
+opts = "fd=%d,rootmode=40000,user_id=65534,group_id=65534%s" % (
+    fd, os.environ.get("KV_PARENT_OPTS", ""))
 MS_NOSUID, MS_NODEV = 2, 4
 if libc.mount(b"kvfs", mnt.encode(), b"fuse.kvfs",
               ctypes.c_ulong(MS_NOSUID | MS_NODEV), opts.encode()):
@@ -46,7 +47,8 @@ if libc.mount(b"kvfs", mnt.encode(), b"fuse.kvfs",
 with open(log, "ab") as out:
     p = subprocess.Popen(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         kvfs, "-f", "-c", conf, "/dev/fd/%d" % fd],
+         kvfs, "-f", *os.environ.get("KV_KVFS_OPTS", "").split(), "-c", conf,
+         "/dev/fd/%d" % fd],
         pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=out, stderr=out)
 print(p.pid)
 EOF
@@ -293,6 +295,25 @@ check_fails "access(W_OK) in a read_only namespace: no (EROFS)" \
 check "access(R_OK) there: yes" nobody test -r k
 
 check "kvfs on /dev/fd/N ends at fusermount3 -u" kv_stop a
+
+# A parent that mounts /dev/fd/N with allow_other, for kvfs run with
+# -o allow_other: kvfs cannot see whether the parent asked the kernel to
+# check (default_permissions), so it checks itself.  It did not: any
+# user read and wrote nobody's 600 key.
+printf '[store]\npath = %s\n[namespace ns]\n' "${KV_DBS[a]}" \
+	>"${KV_CONFS[a]}"
+chown 65534:65534 "${KV_CONFS[a]}"
+KV_PARENT_OPTS=,allow_other KV_KVFS_OPTS="-o allow_other" start_a
+check "nobody makes a 600 key" nobody sh -c 'echo mine >own && chmod 600 own'
+other() {
+	setpriv --reuid=12345 --regid=12345 --clear-groups env -C "$N" "$@"
+}
+fails_with "$eacces" "allow_other on /dev/fd/N: another user cannot read it" \
+	other cat own
+fails_with "$eacces" "nor write it" other sh -c 'echo theirs >own'
+fails_with "$eperm" "nor chmod it" other chmod 666 own
+is "$(nobody cat own)" mine "the key holds nobody's value"
+check "kvfs with allow_other on /dev/fd/N ends at fusermount3 -u" kv_stop a
 
 # /dev/fd/N must be /dev/fuse: anything else is refused before a byte
 # is read or written.
