@@ -691,7 +691,8 @@ static int fs_getattr_in(struct fs *fs, struct inode *in, struct stat *st,
 		return 0;
 	case INODE_STATUS:
 		fs_fill_stat(fs, ino, INODE_KEY, NULL, st);
-		st->st_mode = S_IFREG | 0444;
+		/* Namespace names, counts and paths: not for every user. */
+		st->st_mode = S_IFREG | 0440;
 		*timeout = 0;
 		return 0;
 	case INODE_NS:
@@ -2505,7 +2506,11 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	if (in && in->type == INODE_STATUS) {
-		fs_open_status(fs, in, req, fi);
+		rc = fs_may(req, fs, in, PERM_R);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		else
+			fs_open_status(fs, in, req, fi);
 		return;
 	}
 	if (!in || in->type != INODE_KEY) {

@@ -313,6 +313,10 @@ fails_with "$eacces" "allow_other on /dev/fd/N: another user cannot read it" \
 fails_with "$eacces" "nor write it" other sh -c 'echo theirs >own'
 fails_with "$eperm" "nor chmod it" other chmod 666 own
 is "$(nobody cat own)" mine "the key holds nobody's value"
+fails_with "$eacces" "nor read the status file (namespaces, sizes, paths)" \
+	other cat "$MNT/^status"
+like "$(nobody cat "$MNT/^status")" "*namespace ns:*" \
+	"which the mount's owner reads"
 check "kvfs with allow_other on /dev/fd/N ends at fusermount3 -u" kv_stop a
 
 # /dev/fd/N must be /dev/fuse: anything else is refused before a byte
