@@ -351,6 +351,14 @@ static int sq_errno(sqlite3 *db, int rc, const char *what)
 	case SQLITE_CONSTRAINT:
 		return -EEXIST;
 	default:
+		/*
+		 * A full disk met growing the -shm file is an I/O error to
+		 * SQLite (SQLITE_IOERR_SHMSIZE); the system's errno says.
+		 */
+		if ((rc & 0xff) == SQLITE_IOERR && db &&
+		    (sqlite3_system_errno(db) == ENOSPC ||
+		     sqlite3_system_errno(db) == EDQUOT))
+			return -ENOSPC;
 		log_error("store: %s: %s", what,
 			  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		return -EIO;
@@ -2253,6 +2261,9 @@ static int sq_check_or_create(sqlite3 *db, const char *path, char *err,
  * Remove value files that no row and no vgc entry names and that are
  * older than SQ_ORPHAN_SEC: left by a crash between a put's link and
  * its commit.  (A younger one may be another process's put in flight.)
+ * Its age is its ctime, which the link sets: the mtime is the last
+ * write, and a file written an hour before its close is linked while
+ * the put waits for the database, maybe for busy_timeout_ms.
  */
 static void sq_orphans(struct sq_store *s, struct sq_conn *c)
 {
@@ -2279,7 +2290,7 @@ static void sq_orphans(struct sq_store *s, struct sq_conn *c)
 	while ((de = readdir(d))) {
 		if (strlen(de->d_name) != SQ_VFILE_NAME - 1 ||
 		    fstatat(s->vdir_fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISREG(sb.st_mode) || now - sb.st_mtime < SQ_ORPHAN_SEC)
+		    !S_ISREG(sb.st_mode) || now - sb.st_ctime < SQ_ORPHAN_SEC)
 			continue;
 		sqlite3_bind_text(st, 1, de->d_name, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_DONE) {

@@ -128,4 +128,18 @@ check "a 3 MiB write works after the failures" cp "$spill/mid" "$N/mid"
 same_file "$N/mid" "$spill/mid" "and is stored"
 kv_stop full || not_ok "kvfs stops"
 
+# A value file no row names is removed when kvfs opens the store an hour
+# after it was linked.  Its age is its ctime (the link), not its mtime
+# (its last write): a file written long before its close is linked, and
+# waits for the database, while another process may open the store.
+vdir=${KV_DBS[a]}-values
+stray=0123456789abcdef0123456789abcdef
+check "the values folder is there" test -d "$vdir"
+printf 'in flight' >"$vdir/$stray"
+touch -d '2 hours ago' "$vdir/$stray"
+"$KVFS_BIN" -c "${KV_CONFS[a]}" list ns >/dev/null 2>&1
+check "a value file written 2 h ago but linked now is kept" \
+	test -e "$vdir/$stray"
+rm -f "$vdir/$stray"
+
 done_testing
