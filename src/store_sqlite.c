@@ -596,6 +596,14 @@ static int sq_vfile_link(struct sq_store *s, int fd, uint64_t size,
 		name[2 * i + 1] = hex[r[i] & 15];
 	}
 	name[2 * sizeof(r)] = '\0';
+	/*
+	 * The orphan sweep takes a file unnamed for an hour for junk: the
+	 * link, not the last write, starts that hour (a file written long
+	 * before its close may wait busy_timeout_ms for the database after
+	 * it, while another process opens the store and sweeps).
+	 */
+	if (futimens(fd, NULL))
+		return -errno;
 	if (s->is_sync_full && fdatasync(fd))
 		return -EIO;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -2261,9 +2269,7 @@ static int sq_check_or_create(sqlite3 *db, const char *path, char *err,
  * Remove value files that no row and no vgc entry names and that are
  * older than SQ_ORPHAN_SEC: left by a crash between a put's link and
  * its commit.  (A younger one may be another process's put in flight.)
- * Its age is its ctime, which the link sets: the mtime is the last
- * write, and a file written an hour before its close is linked while
- * the put waits for the database, maybe for busy_timeout_ms.
+ * Its age is its mtime, which the link sets (sq_vfile_link).
  */
 static void sq_orphans(struct sq_store *s, struct sq_conn *c)
 {
@@ -2290,7 +2296,7 @@ static void sq_orphans(struct sq_store *s, struct sq_conn *c)
 	while ((de = readdir(d))) {
 		if (strlen(de->d_name) != SQ_VFILE_NAME - 1 ||
 		    fstatat(s->vdir_fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISREG(sb.st_mode) || now - sb.st_ctime < SQ_ORPHAN_SEC)
+		    !S_ISREG(sb.st_mode) || now - sb.st_mtime < SQ_ORPHAN_SEC)
 			continue;
 		sqlite3_bind_text(st, 1, de->d_name, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_DONE) {
