@@ -54,6 +54,9 @@ struct file {
 				  puts it, empty if nothing else did */
 	bool is_written;       /* written or truncated since open (an
 				  O_TRUNC alone waits for release) */
+	bool is_failed;	       /* its last store failed, and said so: a
+				  flush or fsync tries again, the release
+				  does not */
 	uint64_t size;	       /* bytes of content */
 	uint64_t append_base;  /* value size at open, for append-only files */
 	uint64_t open_version; /* a reader not loaded at open: the version

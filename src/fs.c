@@ -1440,20 +1440,21 @@ static int fs_file_store(struct fs *fs, struct file *f)
 		log_warn("put %s: %s", log_key(shown, sizeof(shown), key, len),
 			 strerror(-rc));
 		/*
-		 * close() reports the failure; release must not retry it.
-		 * But a new key stays pending, and the file's next flush
-		 * (its last close, say) tries again and reports that.
+		 * The flush, fsync or close reports the failure.  The file
+		 * keeps its content: its next flush or fsync (its last
+		 * close, say) tries again and reports that.  The release
+		 * does not, after a close that failed (is_failed).
 		 */
 		f->is_too_big = rc == -EFBIG;
-		f->is_dirty = was_unstored && !f->is_too_big;
+		f->is_dirty = !f->is_too_big;
 		f->is_unstored = was_unstored;
+		f->is_failed = true;
 		fs_forget_cache(f->in);
 		fs_writer_changed(f, true);
-		if (f->is_append_only)
-			file_clear(f);
 		return rc;
 	}
 	f->is_dirty = false;
+	f->is_failed = false;
 	f->is_created = false; /* a value is stored: keep it */
 	if (put.flags & STORE_PUT_FD)
 		f->is_fd_shared = true;
@@ -2943,9 +2944,13 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	int rc;
 
 	(void)ino;
-	/* Pages of a shared mapping may arrive after the last flush. */
-	rc = fs_store_locked(fs, f);
-	if (rc && rc != -EFBIG)
+	/*
+	 * Pages of a shared mapping may arrive after the last flush.  A
+	 * file whose last store failed was told so at its close: nothing
+	 * is stored behind its back now.
+	 */
+	rc = f->is_failed ? -ECANCELED : fs_store_locked(fs, f);
+	if (rc && rc != -EFBIG && rc != -ECANCELED)
 		log_warn("release: could not store a file: %s", strerror(-rc));
 	fs_writer_changed(f, true);
 	inode_lock();

@@ -91,4 +91,35 @@ echo again >>"$log"
 kv_remount a
 is "$(py "$verify" "$N" "$log")" 0 "after a remount every stored key is intact"
 
+# An fsync that fails on the full disk, then one after space is freed:
+# the second stores (it returned 0 and stored nothing), and so would
+# the close.
+printf old >"$N/retry"
+run py '
+import errno, os
+key, ballast = a[0], a[1]
+fd = os.open(key, os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b"new" * 200000)
+with open(ballast, "wb") as b:
+    try:
+        while True:
+            b.write(b"\0" * 65536)
+            b.flush()
+    except OSError:
+        pass
+try:
+    os.fsync(fd)
+    first = "stored"
+except OSError as e:
+    first = errno.errorcode[e.errno]
+os.unlink(ballast)
+os.fsync(fd)
+os.close(fd)
+with open(key, "rb") as f:
+    print(first, f.read() == b"new" * 200000)' "$N/retry" "$fs/ballast2"
+is "$KV_LAST_OUT" "ENOSPC True" \
+	"fsync: ENOSPC on a full disk; after space is freed, fsync stores"
+kv_remount a
+is "$(head -c 6 "$N/retry" 2>&1)" newnew "  and the value is there after a remount"
+
 done_testing
