@@ -8,6 +8,26 @@
 
 kv_shared_mounts
 
+# hold_write_lock DB: another program takes DB's write lock (BEGIN
+# IMMEDIATE) and holds it until "$L/release" exists; returns once it
+# holds it (or after 5 s), the program's PID in $locker.
+hold_write_lock() {
+	rm -f "$L/locked" "$L/release"
+	py_bg '
+import sqlite3
+con = sqlite3.connect(a[0], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+open(a[1], "w").close()
+while not os.path.exists(a[2]):
+    time.sleep(0.02)
+con.execute("COMMIT")' "$1" "$L/locked" "$L/release"
+	locker=$!
+	for _ in $(seq 1 100); do
+		[ -e "$L/locked" ] && break
+		sleep 0.05
+	done
+}
+
 echo "from a" >"$A/k"
 is "$(cat "$B/k" 2>&1)" "from a" "a key written through A is read through B"
 head -c 500000 /dev/urandom >"$L/bin"
@@ -112,22 +132,10 @@ is "$(ls "$B" | grep -c '^late$')" 1 \
 # file whose close() had returned.
 lost=0
 for round in 1 2 3; do
-	rm -rf "$A/src" "$A/dst" "$L/locked" "$L/release"
+	rm -rf "$A/src" "$A/dst"
 	mkdir "$A/src" "$A/dst"
 	echo keep >"$A/src/a"
-	py_bg '
-import sqlite3
-con = sqlite3.connect(a[0], isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-open(a[1], "w").close()
-while not os.path.exists(a[2]):
-    time.sleep(0.02)
-con.execute("COMMIT")' "${KV_DBS[a]}" "$L/locked" "$L/release"
-	locker=$!
-	for _ in $(seq 1 100); do
-		[ -e "$L/locked" ] && break
-		sleep 0.05
-	done
+	hold_write_lock "${KV_DBS[a]}"
 	mv -T "$A/src" "$A/dst" 2>/dev/null &
 	mover=$!
 	sleep 0.3
@@ -144,7 +152,7 @@ con.execute("COMMIT")' "${KV_DBS[a]}" "$L/locked" "$L/release"
 	fi
 done
 is "$lost" 0 "mv -T onto a directory another mount fills: no closed file is lost (3 rounds)"
-rm -rf "$A/src" "$A/dst" "$L/locked" "$L/release"
+rm -rf "$A/src" "$A/dst"
 
 # ---- a database locked by another program: EBUSY, never EIO -------------
 kv_mount_shared c a "[store]
@@ -155,19 +163,7 @@ kernel_cache_sec = 0
 [namespace ns]"
 C=${KV_MNTS[c]}/ns
 echo "before the lock" >"$C/locked"
-py_bg '
-import sqlite3
-con = sqlite3.connect(a[0], isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-open(a[1], "w").close()
-while not os.path.exists(a[2]):
-    time.sleep(0.05)
-con.execute("COMMIT")' "${KV_DBS[a]}" "$L/locked" "$L/release"
-locker=$!
-for _ in $(seq 1 100); do
-	[ -e "$L/locked" ] && break
-	sleep 0.1
-done
+hold_write_lock "${KV_DBS[a]}"
 check "another program holds the database's write lock" test -e "$L/locked"
 is "$(cat "$C/locked" 2>&1)" "before the lock" "reads work while it is held"
 fails_with "Device or resource busy" \
