@@ -31,14 +31,17 @@ static struct store *db;
 static void db_remove(void)
 {
 	char path[sizeof(db_path) + 8];
-	const char *ext[] = {"", "-wal", "-shm"};
+	const char *ext[] = {"", "-wal", "-shm", "-claims"};
 
 	if (db)
 		db->ops->close(db);
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s%s", db_path, ext[i]);
 		unlink(path);
 	}
+	/* Values are kept in the database here: the directory is empty. */
+	snprintf(path, sizeof(path), "%s-values", db_path);
+	rmdir(path);
 	rmdir(db_dir);
 }
 
