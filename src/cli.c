@@ -1201,24 +1201,26 @@ static char *cli_base64_encode(const char *in, size_t len)
 	return p;
 }
 
-static int cli_export_row(void *ctx, const struct store_row *r)
+/*
+ * Write the export entry of k, an entry of a list page (cli_key_json:
+ * its name, expiration and metadata), with its value read now.
+ */
+static int cli_export_entry(struct cli_export *x, json_t *k)
 {
-	struct cli_export *x = ctx;
-	json_t *o;
+	json_t *name = json_object_get(k, "name"), *o, *v;
+	const char *key = json_string_value(name);
 	char *line, *b64;
 	int rc;
 
-	if (r->kind != STORE_KEY)
-		return 0;
 	x->value.len = 0;
-	rc = x->c->st->ops->get(x->c->st, x->ns, r->key, r->key_len,
+	rc = x->c->st->ops->get(x->c->st, x->ns, key, json_string_length(name),
 				cli_buf_sink, &x->value, NULL);
 	if (rc == -ENOENT)
 		return 0; /* deleted or expired since the page was read */
 	if (rc)
 		return rc;
 	o = json_object();
-	json_object_set_new(o, "key", json_stringn(r->key, r->key_len));
+	json_object_set(o, "key", name);
 	if (name_utf8_valid(x->value.p ? x->value.p : "", x->value.len)) {
 		json_object_set_new(
 		    o, "value",
@@ -1229,15 +1231,12 @@ static int cli_export_row(void *ctx, const struct store_row *r)
 		json_object_set_new(o, "base64", json_true());
 		free(b64);
 	}
-	if (r->attr.expiration)
-		json_object_set_new(o, "expiration",
-				    json_integer(r->attr.expiration));
-	if (r->metadata) {
-		json_t *meta = cli_json_stored(r->metadata);
-
-		if (meta) /* cli_key_json() left out null, said what failed */
-			json_object_set_new(o, "metadata", meta);
-	}
+	v = json_object_get(k, "expiration");
+	if (v)
+		json_object_set(o, "expiration", v);
+	v = json_object_get(k, "metadata");
+	if (v)
+		json_object_set(o, "metadata", v);
 	line = cli_json_text(o, 0);
 	json_decref(o);
 	if (!line)
@@ -1281,25 +1280,9 @@ static int cli_export(struct cli *c, int argc, char **argv)
 		if (rc == 0) {
 			size_t i;
 
-			for (i = 0; rc == 0 && i < json_array_size(p.keys);
-			     i++) {
-				json_t *k = json_array_get(p.keys, i);
-				json_t *e = json_object_get(k, "expiration");
-				json_t *m = json_object_get(k, "metadata");
-				char *mt = m ? cli_json_text(m, 0) : NULL;
-				struct store_row r = {
-				    .key = json_string_value(
-					json_object_get(k, "name")),
-				    .key_len = json_string_length(
-					json_object_get(k, "name")),
-				    .kind = STORE_KEY,
-				    .metadata = mt};
-
-				r.attr.expiration =
-				    e ? json_integer_value(e) : 0;
-				rc = cli_export_row(&x, &r);
-				free(mt);
-			}
+			for (i = 0; rc == 0 && i < json_array_size(p.keys); i++)
+				rc = cli_export_entry(
+				    &x, json_array_get(p.keys, i));
 		}
 		json_decref(p.keys);
 		memcpy(pos, p.last, p.last_len);
